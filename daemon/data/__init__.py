@@ -1,0 +1,1 @@
+"""Shipped data files (providers, prices, model capabilities), read through importlib.resources."""

@@ -1,0 +1,1 @@
+"""Upstream providers: their descriptions (data), the shared HTTP client, wire-format codecs."""

@@ -1,0 +1,1 @@
+"""Per-OS installation and login start-up registration."""

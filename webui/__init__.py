@@ -1,0 +1,1 @@
+"""The dashboard web UI served by the daemon and shown in the pywebview window."""
