@@ -95,7 +95,7 @@ class PermissionDenied(GatewayError):
 
 
 class NotFound(GatewayError):
-    kind = "not_found"
+    kind: ClassVar[ErrorKind] = "not_found"
     default_status = 404
 
 
@@ -125,7 +125,7 @@ class InternalError(GatewayError):
 class UpstreamError(GatewayError):
     """Base of failures that come from the upstream provider."""
 
-    kind = "upstream_server"
+    kind: ClassVar[ErrorKind] = "upstream_server"
     default_status = 502
 
     @property

@@ -1,0 +1,1 @@
+"""The HTTP surface: the app factory, request guards and thin protocol blueprints."""

@@ -1,0 +1,111 @@
+"""Anthropic Messages endpoints: ``/v1/messages``, ``/v1/messages/count_tokens``, ``/v1/models``.
+
+Thin: read the body, hand it to the pipeline, turn the outcome into a response.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from quart import Blueprint, Response, g, jsonify, request
+
+from ..adapters.anthropic_request import parse_request
+from ..core.errors import InvalidRequest, NotFound
+from ..execute.anthropic_passthrough import passthrough
+from ..execute.common import Outcome, RequestRecord
+from ..pipeline import anthropic_messages, check_loop, parse_json_body
+from ..providers.catalog import models_of
+from ..routing.resolve import resolve_model
+from ..tokens import estimate_request_tokens
+from .respond import outcome_response
+from .state import state
+
+bp = Blueprint("anthropic", __name__)
+EPOCH = datetime(2025, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
+
+
+def _headers() -> list[tuple[str, str]]:
+    return list(request.headers.items())
+
+
+@bp.post("/v1/messages")
+async def messages() -> Response:
+    raw = await request.get_data(cache=False)
+    record = RequestRecord(g.request_id, "anthropic")
+    outcome = await anthropic_messages(
+        state(),
+        raw=raw,
+        path="/v1/messages",
+        query=request.query_string.decode("latin-1"),
+        headers=_headers(),
+        credential=g.client_credential,
+        record=record,
+    )
+    return outcome_response(outcome, g.request_id)
+
+
+@bp.post("/v1/messages/count_tokens")
+async def count_tokens() -> Response:
+    st = state()
+    raw = await request.get_data(cache=False)
+    parsed = parse_json_body(raw)
+    req = parse_request(parsed, require_max_tokens=False)
+    target = resolve_model(req.model, st.config, st.env)
+    key = st.keys.get(target.spec)
+    if target.spec.wire == "anthropic" and (key or g.client_credential):
+        check_loop(st, target)
+        record = RequestRecord(g.request_id, "anthropic-count", client_model=req.model)
+        outcome = await passthrough(
+            st.upstream,
+            target=target,
+            path="/v1/messages/count_tokens",
+            query=request.query_string.decode("latin-1"),
+            headers=_headers(),
+            raw_body=raw,
+            parsed=parsed,
+            provider_key=key,
+            client_credential=g.client_credential,
+            record=record,
+        )
+        return outcome_response(outcome, g.request_id)
+    body = f'{{"input_tokens":{estimate_request_tokens(parsed)}}}'.encode()
+    return outcome_response(
+        Outcome(200, [("content-type", "application/json"), ("x-stackbilt-estimate", "chars/4")], body=body),
+        g.request_id,
+    )
+
+
+def _model_info(model_id: str) -> dict[str, str]:
+    return {"type": "model", "id": model_id, "display_name": model_id, "created_at": EPOCH}
+
+
+def _known_models() -> list[str]:
+    st = state()
+    return sorted(set(models_of("anthropic")) | set(st.config.model_map))
+
+
+@bp.get("/v1/models")
+async def list_models() -> Response:
+    ids = _known_models()
+    raw_limit = request.args.get("limit", "20")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
+        raise InvalidRequest("limit must be an integer from 1 to 1000", param="limit")
+    after = request.args.get("after_id")
+    if after:
+        ids = ids[ids.index(after) + 1 :] if after in ids else []
+    page = ids[: int(raw_limit)]
+    return jsonify(
+        {
+            "data": [_model_info(m) for m in page],
+            "has_more": len(ids) > len(page),
+            "first_id": page[0] if page else None,
+            "last_id": page[-1] if page else None,
+        }
+    )
+
+
+@bp.get("/v1/models/<path:model_id>")
+async def get_model(model_id: str) -> Response:
+    if model_id not in _known_models():
+        raise NotFound(f"model {model_id!r} not found")
+    return jsonify(_model_info(model_id))

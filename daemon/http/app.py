@@ -1,0 +1,119 @@
+"""The app factory: one Quart app with its guards, error rendering and blueprints.
+
+``create_app`` builds everything from explicit inputs (config, keys, an injectable upstream
+transport) and does no I/O itself; the upstream client opens and closes with the app's lifespan.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Mapping
+from typing import cast
+
+import httpx
+from quart import Quart, Response, g, request
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+
+from ..config import Config
+from ..core.errors import GatewayError, InternalError, InvalidRequest, NotFound, RequestTooLarge
+from ..pipeline import new_request_id
+from ..providers.registry import base_url_for, builtin_providers
+from ..providers.upstream import UpstreamClient
+from ..secrets import KeyStore
+from . import anthropic_bp, health_bp
+from .guard import OPEN_PATHS, authenticate, check_host, check_origin, is_loopback_name
+from .respond import error_response
+from .state import GatewayState
+
+log = logging.getLogger("stackbilt_gateway.http")
+
+
+def find_loops(config: Config, env: Mapping[str, str]) -> dict[str, str]:
+    """Providers whose upstream URL is the gateway's own listen address (a request loop)."""
+    own_hosts = {config.host.lower(), "0.0.0.0", "::"}
+    loops: dict[str, str] = {}
+    for spec in builtin_providers().values():
+        url = httpx.URL(base_url_for(spec, config, env).replace("{account_id}", "x"))
+        host = (url.host or "").lower()
+        port = url.port or (443 if url.scheme == "https" else 80)
+        if port == config.port and (is_loopback_name(host) or host in own_hosts):
+            loops[spec.name] = (
+                f"the upstream URL for {spec.name} ({url}) is the gateway's own address, which would "
+                f"loop forever; set providers.{spec.name}.base_url or {spec.env_base_url_var} to the "
+                f"real provider (the daemon does not read ANTHROPIC_BASE_URL/OPENAI_BASE_URL)"
+            )
+    return loops
+
+
+def create_app(
+    config: Config,
+    *,
+    gateway_key: str,
+    keys: KeyStore,
+    env: Mapping[str, str] | None = None,
+    transport: httpx.AsyncBaseTransport | None = None,
+) -> Quart:
+    env = dict(os.environ) if env is None else env
+    app = Quart(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
+    app.config["BODY_TIMEOUT"] = 120
+    app.config["RESPONSE_TIMEOUT"] = None
+    st = GatewayState(
+        config=config,
+        gateway_key=gateway_key,
+        keys=keys,
+        env=env,
+        upstream=UpstreamClient(config.timeouts, transport),
+        loops=find_loops(config, env),
+    )
+    for reason in st.loops.values():
+        log.warning("%s", reason)
+    app.extensions["stackbilt"] = st
+
+    @app.after_serving
+    async def _close_upstream() -> None:
+        await st.upstream.aclose()
+
+    @app.before_request
+    async def _guard() -> None:
+        g.request_id = new_request_id()
+        g.client_credential = None
+        check_host(request.headers.get("host"), config.allowed_hosts)
+        check_origin(request.method, request.headers.get("origin"), config.allowed_hosts)
+        if request.path not in OPEN_PATHS:
+            g.client_credential = authenticate(cast(Mapping[str, str], request.headers), gateway_key)
+
+    @app.errorhandler(GatewayError)
+    async def _gateway_error(err: GatewayError) -> Response:
+        return error_response(err, request.path, g.get("request_id"))
+
+    @app.errorhandler(RequestEntityTooLarge)
+    async def _too_large(_: RequestEntityTooLarge) -> Response:
+        err = RequestTooLarge(
+            f"the request body exceeds the gateway's limit of {config.max_body_bytes} bytes "
+            "(max_body_bytes in the config file)"
+        )
+        return error_response(err, request.path, g.get("request_id"))
+
+    @app.errorhandler(HTTPException)
+    async def _http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        err: GatewayError
+        if status == 404:
+            err = NotFound(f"no endpoint at {request.method} {request.path}")
+        elif status == 405:
+            err = InvalidRequest(f"method {request.method} is not allowed on {request.path}", status=405)
+        else:
+            err = InvalidRequest(exc.description or exc.name, status=status)
+        return error_response(err, request.path, g.get("request_id"))
+
+    @app.errorhandler(Exception)
+    async def _unexpected(exc: Exception) -> Response:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        err = InternalError(f"internal gateway error ({type(exc).__name__}); see the daemon log")
+        return error_response(err, request.path, g.get("request_id"))
+
+    app.register_blueprint(health_bp.bp)
+    app.register_blueprint(anthropic_bp.bp)
+    return app

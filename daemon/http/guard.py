@@ -1,0 +1,79 @@
+"""Request guards: Host (DNS rebinding), Origin (CSRF) and the gateway key.
+
+Pure functions over header values; the app calls them before every request. ``/health`` and
+Claude Code's ``HEAD /api/hello`` probe are open; everything else needs the gateway key in
+``x-stackbilt-gateway-key``, ``x-api-key`` or ``Authorization: Bearer``. When the key came in
+the gateway header, an ``x-api-key``/``Authorization`` beside it is the client's own upstream
+credential (a subscription login) and is kept for pass-through.
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Iterable, Mapping
+from urllib.parse import urlsplit
+
+from ..core.errors import AuthenticationFailed, PermissionDenied
+from ..execute.common import GATEWAY_KEY_HEADER, ClientCredential
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+OPEN_PATHS = frozenset({"/health", "/api/hello"})
+
+
+def _hostname(value: str) -> str:
+    value = value.strip().lower()
+    if value.startswith("["):
+        return value[1 : value.find("]")] if "]" in value else value
+    if value.count(":") == 1:
+        return value.split(":", 1)[0]
+    return value
+
+
+def is_loopback_name(host: str) -> bool:
+    return host in LOOPBACK_NAMES or host.startswith("127.")
+
+
+def check_host(host_header: str | None, allowed: Iterable[str]) -> None:
+    if not host_header:
+        raise PermissionDenied("the Host header is missing")
+    host = _hostname(host_header)
+    if is_loopback_name(host) or host in {a.lower() for a in allowed}:
+        return
+    raise PermissionDenied(
+        f"Host {host_header!r} is not a loopback name; the gateway only answers requests addressed "
+        "to localhost (add the name to allowed_hosts in the config file to permit it)"
+    )
+
+
+def check_origin(method: str, origin: str | None, allowed: Iterable[str]) -> None:
+    """Refuse state-changing requests from a web page on another origin."""
+    if origin is None or method in ("GET", "HEAD", "OPTIONS"):
+        return
+    host = urlsplit(origin).hostname or ""
+    if origin == "null" or not (is_loopback_name(host) or host in {a.lower() for a in allowed}):
+        raise PermissionDenied(f"requests from origin {origin!r} are not allowed")
+
+
+def _matches(candidate: str | None, key: str) -> bool:
+    return candidate is not None and hmac.compare_digest(candidate.encode(), key.encode())
+
+
+def authenticate(headers: Mapping[str, str], gateway_key: str) -> ClientCredential | None:
+    """Check the gateway key; return the client's own upstream credential if it sent one."""
+    api_key = headers.get("x-api-key")
+    authorization = headers.get("authorization")
+    bearer = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else None
+    if _matches(headers.get(GATEWAY_KEY_HEADER), gateway_key):
+        if api_key:
+            return ClientCredential("x-api-key", api_key)
+        if authorization:
+            return ClientCredential("authorization", authorization)
+        return None
+    if _matches(api_key, gateway_key):
+        return ClientCredential("authorization", authorization) if authorization else None
+    if _matches(bearer, gateway_key):
+        return ClientCredential("x-api-key", api_key) if api_key else None
+    raise AuthenticationFailed(
+        "missing or wrong gateway key: send it as x-api-key, Authorization: Bearer, or "
+        f"{GATEWAY_KEY_HEADER}. Print it with `stackbilt-gw key`."
+    )

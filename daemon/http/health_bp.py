@@ -1,0 +1,34 @@
+"""Open endpoints: ``/health`` and Claude Code's ``HEAD /api/hello`` connectivity probe."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from quart import Blueprint, Response, jsonify
+
+from .. import __version__
+from .state import state
+
+bp = Blueprint("health", __name__)
+STARTED = time.time()
+
+
+@bp.route("/health", methods=["GET", "HEAD"])
+async def health() -> Response:
+    st = state()
+    return jsonify(
+        {
+            "status": "ok",
+            "service": "stackbilt-llm-gateway",
+            "version": __version__,
+            "pid": os.getpid(),
+            "port": st.config.port,
+            "uptime_s": round(time.time() - STARTED, 1),
+        }
+    )
+
+
+@bp.route("/api/hello", methods=["GET", "HEAD"])
+async def hello() -> Response:
+    return Response("", status=200)

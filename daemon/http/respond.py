@@ -1,0 +1,36 @@
+"""Turning outcomes and errors into Quart responses, in the client protocol's error shape."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from quart import Response
+
+from ..adapters.anthropic_response import render_error as render_anthropic_error
+from ..core.errors import GatewayError
+from ..execute.common import Outcome
+
+log = logging.getLogger("stackbilt_gateway.http")
+
+
+def protocol_for_path(path: str) -> str:
+    """Which client protocol's error shape a path speaks (Anthropic unless said otherwise)."""
+    return "anthropic"
+
+
+def error_response(err: GatewayError, path: str, request_id: str | None = None) -> Response:
+    status, headers, body = render_anthropic_error(err)
+    if request_id:
+        body["request_id"] = request_id
+        headers = {**headers, "x-stackbilt-request-id": request_id}
+    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+
+
+def outcome_response(outcome: Outcome, request_id: str) -> Response:
+    headers = [*outcome.headers, ("x-stackbilt-request-id", request_id)]
+    if outcome.stream is not None:
+        resp = Response(outcome.stream, status=outcome.status, headers=headers)
+        resp.timeout = None  # Quart would cut streams at 60 s
+        return resp
+    return Response(outcome.body, status=outcome.status, headers=headers)

@@ -1,0 +1,81 @@
+"""The request pipeline: parse → resolve → execute (pass-through or translated).
+
+Composes the adapters, routing and executors; the HTTP blueprints stay thin. Routing policy,
+classification and telemetry plug in here.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any
+
+from .adapters.anthropic_request import parse_request
+from .core.errors import GatewayError, InvalidRequest, NoProviderAvailable
+from .execute.anthropic_passthrough import passthrough
+from .execute.chat_translated import translated
+from .execute.common import ClientCredential, Outcome, RequestRecord
+from .http.state import GatewayState
+from .routing.resolve import Target, resolve_model
+
+
+def new_request_id() -> str:
+    return "req_gw_" + secrets.token_hex(12)
+
+
+def parse_json_body(raw: bytes) -> dict[str, Any]:
+    if not raw.strip():
+        raise InvalidRequest("the request body is empty; expected a JSON object")
+    try:
+        body = json.loads(raw)
+    except UnicodeDecodeError as exc:
+        raise InvalidRequest("the request body is not UTF-8 JSON") from exc
+    except json.JSONDecodeError as exc:
+        raise InvalidRequest(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest(f"the request body must be a JSON object, not {type(body).__name__}")
+    return body
+
+
+def check_loop(st: GatewayState, target: Target) -> None:
+    reason = st.loops.get(target.spec.name)
+    if reason:
+        raise NoProviderAvailable(reason, provider=target.spec.name)
+
+
+async def anthropic_messages(
+    st: GatewayState,
+    *,
+    raw: bytes,
+    path: str,
+    query: str,
+    headers: list[tuple[str, str]],
+    credential: ClientCredential | None,
+    record: RequestRecord,
+) -> Outcome:
+    try:
+        parsed = parse_json_body(raw)
+        request = parse_request(parsed)
+        record.client_model, record.stream = request.model, request.stream
+        target = resolve_model(request.model, st.config, st.env)
+        record.provider, record.upstream_model = target.spec.name, target.model
+        check_loop(st, target)
+        key = st.keys.get(target.spec)
+        if target.spec.wire == "anthropic":
+            return await passthrough(
+                st.upstream,
+                target=target,
+                path=path,
+                query=query,
+                headers=headers,
+                raw_body=raw,
+                parsed=parsed,
+                provider_key=key,
+                client_credential=credential,
+                record=record,
+            )
+        record.translated = True
+        return await translated(st.upstream, target=target, request=request, provider_key=key, record=record)
+    except GatewayError as exc:
+        record.finish(error=exc)
+        raise

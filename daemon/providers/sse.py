@@ -1,0 +1,82 @@
+"""Incremental Server-Sent Events parser.
+
+Fed raw byte chunks as they arrive (any split, CRLF/LF/CR line ends, multi-line ``data``,
+``:`` comment lines such as OpenRouter's keep-alives); yields complete events. Pure, no I/O.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class SSEEvent:
+    event: str | None
+    data: str
+
+
+class SSEParser:
+    """Split a byte stream into events. ``max_event_bytes`` bounds memory for a hostile peer."""
+
+    __slots__ = ("_buf", "_data", "_event", "max_event_bytes")
+
+    def __init__(self, max_event_bytes: int = 16 * 1024 * 1024) -> None:
+        self._buf = b""
+        self._event: str | None = None
+        self._data: list[str] = []
+        self.max_event_bytes = max_event_bytes
+
+    def feed(self, chunk: bytes) -> list[SSEEvent]:
+        buf = self._buf + chunk if self._buf else chunk
+        out: list[SSEEvent] = []
+        start = 0
+        n = len(buf)
+        while start < n:
+            nl = buf.find(b"\n", start)
+            cr = buf.find(b"\r", start, nl if nl != -1 else n)
+            if cr != -1:
+                end = cr
+                # A CR at the very end may be the first half of CRLF: wait for more.
+                if cr + 1 == n:
+                    break
+                nxt = cr + 2 if buf[cr + 1 : cr + 2] == b"\n" else cr + 1
+            elif nl != -1:
+                end, nxt = nl, nl + 1
+            else:
+                break
+            self._line(buf[start:end], out)
+            start = nxt
+        self._buf = buf[start:]
+        if len(self._buf) > self.max_event_bytes:
+            raise ValueError("SSE line exceeds the size limit")
+        return out
+
+    def flush(self) -> list[SSEEvent]:
+        """End of stream: a final event without its blank line still counts."""
+        out: list[SSEEvent] = []
+        if self._buf:
+            self._line(self._buf, out)
+            self._buf = b""
+        self._dispatch(out)
+        return out
+
+    def _line(self, raw: bytes, out: list[SSEEvent]) -> None:
+        if not raw:
+            self._dispatch(out)
+            return
+        if raw[:1] == b":":
+            return
+        line = raw.decode("utf-8", errors="replace")
+        name, sep, value = line.partition(":")
+        if sep and value.startswith(" "):
+            value = value[1:]
+        if name == "data":
+            self._data.append(value)
+        elif name == "event":
+            self._event = value
+
+    def _dispatch(self, out: list[SSEEvent]) -> None:
+        if self._data:
+            out.append(SSEEvent(self._event, "\n".join(self._data)))
+        self._data = []
+        self._event = None

@@ -1,0 +1,55 @@
+"""Resolve a client's model name to a provider and upstream model.
+
+Order: the config's ``model_map`` (exact name) > ``<provider>/<model>`` pins (the first path
+segment is a known provider name) > the providers' model-name prefixes (``claude-`` → Anthropic,
+``gpt-`` → OpenAI, ``@cf/`` → Cloudflare, …). Anything else is an ``UnknownModel`` error that
+lists what is available. Pure: no I/O.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from ..config import Config
+from ..core.errors import UnknownModel
+from ..providers.registry import ProviderSpec, base_url_for, builtin_providers
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    spec: ProviderSpec
+    model: str
+    base_url: str
+    # True when the client named the provider explicitly (routing must not move it).
+    pinned: bool = False
+
+
+def _split_pin(name: str, providers: Mapping[str, ProviderSpec]) -> tuple[ProviderSpec, str] | None:
+    head, sep, rest = name.partition("/")
+    if sep and rest and head in providers:
+        return providers[head], rest
+    return None
+
+
+def resolve_model(name: str, config: Config, env: Mapping[str, str]) -> Target:
+    providers = builtin_providers()
+    pinned = name in config.model_map or _split_pin(name, providers) is not None
+    mapped = config.model_map.get(name, name)
+    pin = _split_pin(mapped, providers)
+    if pin is not None:
+        spec, model = pin
+        return Target(spec, model, base_url_for(spec, config, env), pinned=pinned)
+    for spec in providers.values():
+        settings = config.providers.get(spec.name)
+        if settings is not None and not settings.enabled:
+            continue
+        if any(mapped.startswith(p) for p in spec.model_prefixes):
+            return Target(spec, mapped, base_url_for(spec, config, env), pinned=pinned)
+    raise UnknownModel(
+        f"model {name!r} is not known to the gateway. Use a Claude model name (claude-…), "
+        f"a provider-pinned name such as 'groq/llama-3.3-70b-versatile' "
+        f"(providers: {', '.join(sorted(providers))}), or one of the mapped names: "
+        f"{', '.join(sorted(config.model_map)) or 'none configured'}",
+        param="model",
+    )

@@ -1,0 +1,45 @@
+"""Fixtures for socket-level tests: a fake upstream and the real gateway on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
+from tests.fakes.upstream import FakeUpstream
+
+
+@pytest.fixture(scope="session")
+def fake_upstream() -> Iterator[FakeUpstream]:
+    fake = FakeUpstream().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def upstream(fake_upstream: FakeUpstream) -> FakeUpstream:
+    fake_upstream.reset()
+    return fake_upstream
+
+
+def upstream_env(fake: FakeUpstream) -> dict[str, str]:
+    return {
+        "STACKBILT_ANTHROPIC_BASE_URL": fake.url,
+        "STACKBILT_GROQ_BASE_URL": fake.url + "/v1",
+        "STACKBILT_OLLAMA_BASE_URL": fake.url + "/v1",
+        "ANTHROPIC_API_KEY": "sk-ant-fake-upstream-key",
+        "GROQ_API_KEY": "gsk-fake-upstream-key",
+    }
+
+
+@pytest.fixture(scope="session")
+def gateway(fake_upstream: FakeUpstream) -> Iterator[GatewayThread]:
+    gw = GatewayThread(env=upstream_env(fake_upstream)).start()
+    yield gw
+    gw.stop()
+
+
+@pytest.fixture
+def auth() -> dict[str, str]:
+    return {"x-api-key": GATEWAY_KEY, "anthropic-version": "2023-06-01"}

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The project's test command (see README). It prepares what the suite needs — a virtual
+# environment with the package and test tools, the pinned Claude Code and Codex CLIs from npm —
+# then runs lint, type checks and pytest inside a network namespace that has only loopback
+# (nothing can leave the machine) and a private D-Bus session (a real Secret Service keyring).
+# Extra arguments go to pytest, e.g. `bash tests/run.sh -k messages`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+CLAUDE_VERSION=2.1.330
+CODEX_VERSION=0.169.0
+NPM_DIR=.cache/npm
+
+need() { command -v "$1" >/dev/null 2>&1 || { echo "tests/run.sh: '$1' is missing — $2" >&2; exit 1; }; }
+need node "install Node.js 20+"
+need npm "install npm"
+need dbus-run-session "apt-get install dbus (or: bash .ci/run, which installs every system package)"
+need gnome-keyring-daemon "apt-get install gnome-keyring libsecret-tools"
+need unshare "apt-get install util-linux"
+need ip "apt-get install iproute2"
+
+if [ ! -x .venv/bin/python ]; then
+  "${PYTHON:-python3}" -m venv .venv
+fi
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+
+installed_version() { node -p "require('./$NPM_DIR/node_modules/$1/package.json').version" 2>/dev/null || true; }
+if [ "$(installed_version @anthropic-ai/claude-code)" != "$CLAUDE_VERSION" ] || [ "$(installed_version @openai/codex)" != "$CODEX_VERSION" ]; then
+  mkdir -p "$NPM_DIR"
+  npm install --prefix "$NPM_DIR" --no-audit --no-fund --no-save --engine-strict=false \
+    "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" >/dev/null
+fi
+
+.venv/bin/ruff check daemon tray webui installer tests
+.venv/bin/ruff format --check daemon tray webui installer tests
+.venv/bin/mypy
+
+# Loopback-only network namespace (as root: unshare -n; otherwise a user namespace maps us to root).
+if [ "$(id -u)" = 0 ]; then NS=(unshare --net); else NS=(unshare --net --map-root-user); fi
+exec "${NS[@]}" -- sh -c 'ip link set lo up && exec dbus-run-session -- .venv/bin/python -m pytest "$@"' pytest "$@"
