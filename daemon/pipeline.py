@@ -31,7 +31,9 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise InvalidRequest("the request body is not UTF-8 JSON") from exc
     except json.JSONDecodeError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        raise InvalidRequest(
+            f"the request body is not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from exc
     if not isinstance(body, dict):
         raise InvalidRequest(f"the request body must be a JSON object, not {type(body).__name__}")
     return body
@@ -60,7 +62,7 @@ async def anthropic_messages(
         target = resolve_model(request.model, st.config, st.env)
         record.provider, record.upstream_model = target.spec.name, target.model
         check_loop(st, target)
-        key = st.keys.get(target.spec)
+        key = await st.keys.aget(target.spec)
         if target.spec.wire == "anthropic":
             return await passthrough(
                 st.upstream,

@@ -155,7 +155,11 @@ async def relay_error(resp: UpstreamResponse, target: Target, record: RequestRec
     except (ValueError, AttributeError):
         pass
     mapped = from_upstream_status(
-        resp.status, message, retry_after=_retry_after(resp.headers), provider=target.spec.name, upstream_type=etype
+        resp.status,
+        message,
+        retry_after=_retry_after(resp.headers),
+        provider=target.spec.name,
+        upstream_type=etype,
     )
     record.finish(resp.status, mapped)
     return Outcome(resp.status, relay_response_headers(resp.headers.multi_items()), body=body)
@@ -209,7 +213,9 @@ async def _relay_stream(resp: UpstreamResponse, record: RequestRecord) -> AsyncI
                 pass  # the tap never breaks the relay
             yield chunk
         if not tap.stopped and tap.error is None:
-            error = UpstreamProtocolError("the upstream stream ended before message_stop", provider="anthropic")
+            error = UpstreamProtocolError(
+                "the upstream stream ended before message_stop", provider="anthropic"
+            )
     except GatewayError as exc:
         error = exc
     finally:

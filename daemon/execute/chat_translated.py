@@ -50,7 +50,9 @@ async def translated(
         **dict(auth_headers(spec, provider_key)),
     }
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-    resp = await client.open("POST", f"{base}/chat/completions", headers=headers, content=payload, provider=spec.name)
+    resp = await client.open(
+        "POST", f"{base}/chat/completions", headers=headers, content=payload, provider=spec.name
+    )
     record.mark_first_byte()
     if resp.status >= 400:
         try:
@@ -73,10 +75,14 @@ async def translated(
     result = parse_chat_response(data, model=request.model)
     record.usage = result.usage
     record.finish(200)
-    return Outcome(200, [("content-type", "application/json")], body=json.dumps(render_response(result)).encode())
+    return Outcome(
+        200, [("content-type", "application/json")], body=json.dumps(render_response(result)).encode()
+    )
 
 
-async def _stream(resp: UpstreamResponse, request: GatewayRequest, record: RequestRecord) -> AsyncIterator[bytes]:
+async def _stream(
+    resp: UpstreamResponse, request: GatewayRequest, record: RequestRecord
+) -> AsyncIterator[bytes]:
     decoder = ChatStreamDecoder(model=request.model, provider=record.provider)
     writer = SSEWriter()
     parser = SSEParser()

@@ -150,4 +150,3 @@ def auth_headers(spec: ProviderSpec, key: str | None) -> list[tuple[str, str]]:
     if spec.auth == "x-api-key":
         return [("x-api-key", key)]
     return [("authorization", f"Bearer {key}")]
-

@@ -24,13 +24,18 @@ bp = Blueprint("anthropic", __name__)
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")
 
 
+async def _body() -> bytes:
+    data = await request.get_data(cache=False, as_text=False)
+    return data if isinstance(data, bytes) else data.encode()
+
+
 def _headers() -> list[tuple[str, str]]:
     return list(request.headers.items())
 
 
 @bp.post("/v1/messages")
 async def messages() -> Response:
-    raw = await request.get_data(cache=False)
+    raw = await _body()
     record = RequestRecord(g.request_id, "anthropic")
     outcome = await anthropic_messages(
         state(),
@@ -47,11 +52,11 @@ async def messages() -> Response:
 @bp.post("/v1/messages/count_tokens")
 async def count_tokens() -> Response:
     st = state()
-    raw = await request.get_data(cache=False)
+    raw = await _body()
     parsed = parse_json_body(raw)
     req = parse_request(parsed, require_max_tokens=False)
     target = resolve_model(req.model, st.config, st.env)
-    key = st.keys.get(target.spec)
+    key = await st.keys.aget(target.spec)
     if target.spec.wire == "anthropic" and (key or g.client_credential):
         check_loop(st, target)
         record = RequestRecord(g.request_id, "anthropic-count", client_model=req.model)

@@ -6,6 +6,7 @@ import json
 import logging
 
 from quart import Response
+from werkzeug.datastructures import Headers
 
 from ..adapters.anthropic_response import render_error as render_anthropic_error
 from ..core.errors import GatewayError
@@ -28,7 +29,7 @@ def error_response(err: GatewayError, path: str, request_id: str | None = None) 
 
 
 def outcome_response(outcome: Outcome, request_id: str) -> Response:
-    headers = [*outcome.headers, ("x-stackbilt-request-id", request_id)]
+    headers = Headers([*outcome.headers, ("x-stackbilt-request-id", request_id)])
     if outcome.stream is not None:
         resp = Response(outcome.stream, status=outcome.status, headers=headers)
         resp.timeout = None  # Quart would cut streams at 60 s

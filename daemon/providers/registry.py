@@ -8,11 +8,11 @@ prefixes and request quirks. Base URLs are overridable per provider in the confi
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
-from collections.abc import Mapping
 
 from ..config import Config
 

@@ -35,7 +35,9 @@ def map_transport_error(exc: BaseException, provider: str, url: str) -> GatewayE
         cause, aiohttp.ServerDisconnectedError | aiohttp.ClientOSError
     ):
         return UpstreamTimeout(f"{where} timed out: {exc or 'no response'}", provider=provider)
-    return UpstreamUnavailable(f"connection to {where} failed: {cause or type(cause).__name__}", provider=provider)
+    return UpstreamUnavailable(
+        f"connection to {where} failed: {cause or type(cause).__name__}", provider=provider
+    )
 
 
 @dataclass(slots=True)
@@ -46,15 +48,21 @@ class UpstreamResponse:
     _idle: float
     _provider: str
     _url: str
+    _complete: bool = False
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
         """Body chunks as they arrive; raises a GatewayError on an idle timeout or a drop."""
+        if self._resp.is_stream_consumed:  # a pre-read body (in-memory transports)
+            if self._resp.content:
+                yield self._resp.content
+            return
         it = self._resp.aiter_raw().__aiter__()
         while True:
             try:
                 async with asyncio.timeout(self._idle):
                     chunk = await it.__anext__()
             except StopAsyncIteration:
+                self._complete = True
                 return
             except (httpx.TransportError, aiohttp.ClientError, TimeoutError) as exc:
                 raise map_transport_error(exc, self._provider, self._url) from exc
@@ -75,6 +83,11 @@ class UpstreamResponse:
         return b"".join(parts)
 
     async def aclose(self) -> None:
+        """Release the response; one abandoned mid-body drops its connection (never pooled)."""
+        if not self._complete:
+            raw = getattr(self._resp.stream, "_aiohttp_response", None)
+            if raw is not None:
+                raw.close()
         await self._resp.aclose()
 
 
@@ -86,7 +99,9 @@ class UpstreamClient:
         self._client = httpx.AsyncClient(
             transport=transport
             or AiohttpTransport(limits=httpx.Limits(max_connections=200, max_keepalive_connections=50)),
-            timeout=httpx.Timeout(connect=timeouts.connect, read=None, write=timeouts.idle, pool=timeouts.connect),
+            timeout=httpx.Timeout(
+                connect=timeouts.connect, read=None, write=timeouts.idle, pool=timeouts.connect
+            ),
             follow_redirects=False,
             trust_env=False,
         )

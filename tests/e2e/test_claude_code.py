@@ -33,14 +33,18 @@ def claude(gateway: GatewayThread, tmp_path: Path, prompt: str, model: str, **kw
     work = tmp_path / "work"
     work.mkdir(exist_ok=True)
     env = {"ANTHROPIC_API_KEY": GATEWAY_KEY, **kw.pop("env", {})}
-    return run_claude(prompt, base_url=gateway.url, home=tmp_path / "home", cwd=work, model=model, env=env, **kw)
+    return run_claude(
+        prompt, base_url=gateway.url, home=tmp_path / "home", cwd=work, model=model, env=env, **kw
+    )
 
 
 def model_calls(upstream: FakeUpstream, path: str) -> list[Any]:
     return upstream.calls(path)
 
 
-def test_text_round_trip(gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]) -> None:
+def test_text_round_trip(
+    gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]
+) -> None:
     _, model, path = route
     run = claude(gateway, tmp_path, "say hello please", model)
     assert run.returncode == 0, run.stdout + run.stderr
@@ -60,7 +64,8 @@ def test_streamed_text_arrives_as_deltas(
     deltas = [
         e["event"]["delta"]["text"]
         for e in events
-        if e.get("type") == "stream_event" and e["event"].get("type") == "content_block_delta"
+        if e.get("type") == "stream_event"
+        and e["event"].get("type") == "content_block_delta"
         and e["event"]["delta"].get("type") == "text_delta"
     ]
     assert len(deltas) >= 2, "text arrived in several streamed pieces"
@@ -68,15 +73,25 @@ def test_streamed_text_arrives_as_deltas(
     assert events[-1]["type"] == "result" and events[-1]["is_error"] is False
 
 
-def test_bash_tool_loop(gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]) -> None:
+def test_bash_tool_loop(
+    gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]
+) -> None:
     _, model, path = route
-    run = claude(gateway, tmp_path, "RUN_BASH: echo sample_TOOL_MARKER_$((6*7))", model, args=["--allowedTools", "Bash"])
+    run = claude(
+        gateway,
+        tmp_path,
+        "RUN_BASH: echo sample_TOOL_MARKER_$((6*7))",
+        model,
+        args=["--allowedTools", "Bash"],
+    )
     assert run.returncode == 0, run.stdout + run.stderr
     assert run.json()["result"] == "TOOL_RESULT_SEEN: sample_TOOL_MARKER_42"
     assert len(model_calls(upstream, path)) >= 2
 
 
-def test_read_tool_loop(gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]) -> None:
+def test_read_tool_loop(
+    gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]
+) -> None:
     _, model, _ = route
     target = tmp_path / "work" / "notes.txt"
     target.parent.mkdir(exist_ok=True)
@@ -86,25 +101,54 @@ def test_read_tool_loop(gateway: GatewayThread, upstream: FakeUpstream, tmp_path
     assert "READ_MARKER_31337" in run.json()["result"]
 
 
-def test_thinking_blocks_round_trip(gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]) -> None:
+def test_thinking_blocks_round_trip(
+    gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]
+) -> None:
     name, model, path = route
-    run = claude(gateway, tmp_path, "THINK then RUN_BASH: echo thought", model, args=["--allowedTools", "Bash"])
+    run = claude(
+        gateway,
+        tmp_path,
+        "THINK then RUN_BASH: echo thought",
+        model,
+        args=["--allowedTools", "Bash"],
+        output="stream-json",
+    )
     assert run.returncode == 0, run.stdout + run.stderr
-    assert run.json()["result"] == "TOOL_RESULT_SEEN: thought"
+    events = run.stream_events()
+    assert events[-1]["result"] == "TOOL_RESULT_SEEN: thought"
+    received = [
+        block
+        for e in events
+        if e.get("type") == "assistant"
+        for block in e["message"]["content"]
+        if block["type"] == "thinking"
+    ]
+    assert received, "Claude Code received a thinking block"
     calls = model_calls(upstream, path)
     second = calls[-1].body
     if name == "passthrough":
+        assert received[0]["signature"].startswith("fake-sig-")
         assistant = [m for m in second["messages"] if m["role"] == "assistant"][-1]
         thinking = [b for b in assistant["content"] if b["type"] == "thinking"]
-        assert thinking and thinking[0]["signature"].startswith("fake-sig-"), "signature echoed verbatim"
-        assert thinking[0]["thinking"] == "I should use a tool for this."
+        assert thinking == [
+            {
+                "type": "thinking",
+                "thinking": "I should use a tool for this.",
+                "signature": received[0]["signature"],
+            }
+        ]
     else:
-        # Claude Code echoed our gateway-signed reasoning; it must not leak into the Chat request.
+        # The gateway signed the upstream's reasoning; Claude Code echoes it back, and it must
+        # not leak into the Chat request (nor reach Anthropic later).
+        assert received[0]["signature"].startswith("gw:")
+        assert received[0]["thinking"] == "Thinking about the tool."
         assert "gw:" not in calls[-1].raw.decode()
         assert any(m.get("role") == "tool" for m in second["messages"])
 
 
-def test_rate_limit_then_success(gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]) -> None:
+def test_rate_limit_then_success(
+    gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path, route: tuple[str, str, str]
+) -> None:
     _, model, path = route
     upstream.fail_next(429, headers={"retry-after": "1"})
     run = claude(gateway, tmp_path, "hello after a rate limit", model)

@@ -30,13 +30,25 @@ def sse_events(text: str) -> list[tuple[str, dict[str, Any]]]:
 
 
 def body(model: str, text: str, *, stream: bool, **extra: Any) -> dict[str, Any]:
-    return {"model": model, "max_tokens": 1024, "stream": stream, "messages": [{"role": "user", "content": text}], **extra}
+    return {
+        "model": model,
+        "max_tokens": 1024,
+        "stream": stream,
+        "messages": [{"role": "user", "content": text}],
+        **extra,
+    }
 
 
 def test_passthrough_stream_relays_upstream_bytes_and_keeps_client_headers(
     gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]
 ) -> None:
-    headers = {**auth, "anthropic-beta": "b2,a1", "x-app": "cli", "user-agent": "claude-cli/9 (external)", "x-claude-code-session-id": "s-1"}
+    headers = {
+        **auth,
+        "anthropic-beta": "b2,a1",
+        "x-app": "cli",
+        "user-agent": "claude-cli/9 (external)",
+        "x-claude-code-session-id": "s-1",
+    }
     payload = body("claude-opus-5-5", "hello there", stream=True)
     raw = json.dumps(payload, indent=1).encode()  # unusual formatting must survive byte-for-byte
     r = httpx.post(f"{gateway.url}/v1/messages?beta=true", content=raw, headers=headers, timeout=10)
@@ -44,7 +56,10 @@ def test_passthrough_stream_relays_upstream_bytes_and_keeps_client_headers(
     assert r.headers["content-type"].startswith("text/event-stream")
     names = [n for n, _ in sse_events(r.text)]
     assert names[0] == "message_start" and names[-1] == "message_stop"
-    assert "".join(d["delta"]["text"] for n, d in sse_events(r.text) if n == "content_block_delta") == "FAKE_REPLY 2 words. Done."
+    assert (
+        "".join(d["delta"]["text"] for n, d in sse_events(r.text) if n == "content_block_delta")
+        == "FAKE_REPLY 2 words. Done."
+    )
     (rec,) = upstream.calls("/v1/messages")
     assert rec.raw == raw, "unchanged bodies are forwarded byte for byte"
     assert rec.query == "beta=true"
@@ -56,25 +71,46 @@ def test_passthrough_stream_relays_upstream_bytes_and_keeps_client_headers(
     assert r.headers["request-id"].startswith("req_fake_")
 
 
-def test_passthrough_maps_pinned_model_name(gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]) -> None:
-    r = httpx.post(f"{gateway.url}/v1/messages", json=body("anthropic/claude-haiku-4-5", "hi", stream=False), headers=auth, timeout=10)
+def test_passthrough_maps_pinned_model_name(
+    gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]
+) -> None:
+    r = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json=body("anthropic/claude-haiku-4-5", "hi", stream=False),
+        headers=auth,
+        timeout=10,
+    )
     assert r.status_code == 200, r.text
     assert upstream.calls("/v1/messages")[0].body["model"] == "claude-haiku-4-5"
     assert r.json()["content"][0]["text"].startswith("FAKE_REPLY")
 
 
-def test_passthrough_relays_upstream_error_intact(gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]) -> None:
+def test_passthrough_relays_upstream_error_intact(
+    gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]
+) -> None:
     upstream.fail_next(429, headers={"retry-after": "7"})
-    r = httpx.post(f"{gateway.url}/v1/messages", json=body("claude-opus-5-5", "hi", stream=True), headers=auth, timeout=10)
+    r = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json=body("claude-opus-5-5", "hi", stream=True),
+        headers=auth,
+        timeout=10,
+    )
     assert r.status_code == 429
     assert r.headers["retry-after"] == "7"
     assert r.json()["error"] == {"type": "rate_limit_error", "message": "fake upstream error 429"}
 
 
-def test_translated_stream_to_chat_upstream(gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]) -> None:
+def test_translated_stream_to_chat_upstream(
+    gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]
+) -> None:
     r = httpx.post(
         f"{gateway.url}/v1/messages",
-        json=body("groq/llama-3.3-70b-versatile", "RUN_BASH: echo hi", stream=True, system=[{"type": "text", "text": "SYS", "cache_control": {"type": "ephemeral"}}]),
+        json=body(
+            "groq/llama-3.3-70b-versatile",
+            "RUN_BASH: echo hi",
+            stream=True,
+            system=[{"type": "text", "text": "SYS", "cache_control": {"type": "ephemeral"}}],
+        ),
         headers=auth,
         timeout=10,
     )
@@ -101,16 +137,28 @@ def test_translated_upstream_error_before_stream_is_anthropic_error(
     gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]
 ) -> None:
     upstream.fail_next(429, headers={"retry-after": "3"})
-    r = httpx.post(f"{gateway.url}/v1/messages", json=body("groq/llama-3.3-70b-versatile", "hi", stream=True), headers=auth, timeout=10)
+    r = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json=body("groq/llama-3.3-70b-versatile", "hi", stream=True),
+        headers=auth,
+        timeout=10,
+    )
     assert r.status_code == 429
     assert r.headers["retry-after"] == "3"
     assert r.json()["error"]["type"] == "rate_limit_error"
     assert "fake upstream error 429" in r.json()["error"]["message"]
 
 
-def test_translated_midstream_drop_becomes_error_event(gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]) -> None:
+def test_translated_midstream_drop_becomes_error_event(
+    gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]
+) -> None:
     upstream.fail_next(200, mode="midstream")
-    r = httpx.post(f"{gateway.url}/v1/messages", json=body("groq/llama-3.3-70b-versatile", "hello there friend", stream=True), headers=auth, timeout=10)
+    r = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json=body("groq/llama-3.3-70b-versatile", "hello there friend", stream=True),
+        headers=auth,
+        timeout=10,
+    )
     assert r.status_code == 200
     events = sse_events(r.text)
     assert events[0][0] == "message_start"
@@ -118,9 +166,16 @@ def test_translated_midstream_drop_becomes_error_event(gateway: GatewayThread, u
     assert "message_stop" not in [n for n, _ in events]
 
 
-def test_passthrough_midstream_drop_becomes_error_event(gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]) -> None:
+def test_passthrough_midstream_drop_becomes_error_event(
+    gateway: GatewayThread, upstream: FakeUpstream, auth: dict[str, str]
+) -> None:
     upstream.fail_next(200, mode="midstream")
-    r = httpx.post(f"{gateway.url}/v1/messages", json=body("claude-opus-5-5", "hello", stream=True), headers=auth, timeout=10)
+    r = httpx.post(
+        f"{gateway.url}/v1/messages",
+        json=body("claude-opus-5-5", "hello", stream=True),
+        headers=auth,
+        timeout=10,
+    )
     assert r.status_code == 200
     tail = r.text.rsplit("\n\n", 2)[-2]
     assert tail.startswith("event: error"), r.text[-300:]

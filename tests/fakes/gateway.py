@@ -41,7 +41,12 @@ class GatewayThread:
     def start(self) -> GatewayThread:
         self.port = self.port or free_port()
         cfg = Config(**{**_fields(self.config), "port": self.port})
-        app = create_app(cfg, gateway_key=self.gateway_key, keys=KeyStore(self.env, self.gateway_key, use_keyring=False), env=self.env)
+        app = create_app(
+            cfg,
+            gateway_key=self.gateway_key,
+            keys=KeyStore(self.env, self.gateway_key, use_keyring=False),
+            env=self.env,
+        )
         hc = HypercornConfig()
         hc.bind = [f"127.0.0.1:{self.port}"]
         hc.accesslog = None

@@ -141,9 +141,18 @@ class FakeUpstream:
                 etype = {429: "rate_limit_error", 529: "overloaded_error", 401: "authentication_error"}.get(
                     f.status, "api_error" if f.status >= 500 else "invalid_request_error"
                 )
-                body = {"type": "error", "error": {"type": etype, "message": f"fake upstream error {f.status}"}}
+                body = {
+                    "type": "error",
+                    "error": {"type": etype, "message": f"fake upstream error {f.status}"},
+                }
             else:
-                body = {"error": {"message": f"fake upstream error {f.status}", "type": "fake_error", "code": None}}
+                body = {
+                    "error": {
+                        "message": f"fake upstream error {f.status}",
+                        "type": "fake_error",
+                        "code": None,
+                    }
+                }
         text = body if isinstance(body, str) else json.dumps(body)
         return web.Response(status=f.status, text=text, content_type="application/json", headers=f.headers)
 
@@ -172,7 +181,10 @@ class FakeUpstream:
         think = "THINK" in text
         m = re.search(r"RUN_BASH:\s*(.+?)\s*(?:$|\n)", text)
         if m:
-            return {"think": think, "tool": ("Bash", {"command": m.group(1), "description": "Run the command"})}
+            return {
+                "think": think,
+                "tool": ("Bash", {"command": m.group(1), "description": "Run the command"}),
+            }
         m = re.search(r"READ_FILE:\s*(\S+)", text)
         if m:
             return {"think": think, "tool": ("Read", {"file_path": m.group(1)})}
@@ -229,13 +241,17 @@ class FakeUpstream:
             await _sse(resp, "ping", {"type": "ping"})
             for i, block in enumerate(blocks):
                 if f is not None and f.mode == "midstream" and i == len(blocks) - 1:
-                    await resp.write(b"event: content_block_delta\ndata: {\"type\":\"content_blo")
+                    await resp.write(b'event: content_block_delta\ndata: {"type":"content_blo')
                     raise ConnectionResetError("injected mid-stream drop")
                 await self._anthropic_block(resp, i, block, delay)
             await _sse(
                 resp,
                 "message_delta",
-                {"type": "message_delta", "delta": {"stop_reason": stop, "stop_sequence": None}, "usage": {"output_tokens": 17}},
+                {
+                    "type": "message_delta",
+                    "delta": {"stop_reason": stop, "stop_sequence": None},
+                    "usage": {"output_tokens": 17},
+                },
             )
             await _sse(resp, "message_stop", {"type": "message_stop"})
         except (ConnectionResetError, asyncio.CancelledError):
@@ -247,19 +263,76 @@ class FakeUpstream:
     async def _anthropic_block(resp: web.StreamResponse, i: int, block: dict[str, Any], delay: float) -> None:
         kind = block["type"]
         if kind == "text":
-            await _sse(resp, "content_block_start", {"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}})
+            await _sse(
+                resp,
+                "content_block_start",
+                {"type": "content_block_start", "index": i, "content_block": {"type": "text", "text": ""}},
+            )
             for piece in _pieces(block["text"], 3):
                 await asyncio.sleep(delay)
-                await _sse(resp, "content_block_delta", {"type": "content_block_delta", "index": i, "delta": {"type": "text_delta", "text": piece}})
+                await _sse(
+                    resp,
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": i,
+                        "delta": {"type": "text_delta", "text": piece},
+                    },
+                )
         elif kind == "thinking":
-            await _sse(resp, "content_block_start", {"type": "content_block_start", "index": i, "content_block": {"type": "thinking", "thinking": "", "signature": ""}})
-            await _sse(resp, "content_block_delta", {"type": "content_block_delta", "index": i, "delta": {"type": "thinking_delta", "thinking": block["thinking"]}})
-            await _sse(resp, "content_block_delta", {"type": "content_block_delta", "index": i, "delta": {"type": "signature_delta", "signature": block["signature"]}})
+            await _sse(
+                resp,
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": i,
+                    "content_block": {"type": "thinking", "thinking": "", "signature": ""},
+                },
+            )
+            await _sse(
+                resp,
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": i,
+                    "delta": {"type": "thinking_delta", "thinking": block["thinking"]},
+                },
+            )
+            await _sse(
+                resp,
+                "content_block_delta",
+                {
+                    "type": "content_block_delta",
+                    "index": i,
+                    "delta": {"type": "signature_delta", "signature": block["signature"]},
+                },
+            )
         else:
-            await _sse(resp, "content_block_start", {"type": "content_block_start", "index": i, "content_block": {"type": "tool_use", "id": block["id"], "name": block["name"], "input": {}}})
+            await _sse(
+                resp,
+                "content_block_start",
+                {
+                    "type": "content_block_start",
+                    "index": i,
+                    "content_block": {
+                        "type": "tool_use",
+                        "id": block["id"],
+                        "name": block["name"],
+                        "input": {},
+                    },
+                },
+            )
             for piece in _pieces(json.dumps(block["input"]), 3):
                 await asyncio.sleep(delay)
-                await _sse(resp, "content_block_delta", {"type": "content_block_delta", "index": i, "delta": {"type": "input_json_delta", "partial_json": piece}})
+                await _sse(
+                    resp,
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": i,
+                        "delta": {"type": "input_json_delta", "partial_json": piece},
+                    },
+                )
         await _sse(resp, "content_block_stop", {"type": "content_block_stop", "index": i})
 
     # -- Chat Completions -----------------------------------------------------------------
@@ -277,26 +350,47 @@ class FakeUpstream:
         tool = plan.get("tool")
         call = None
         if tool:
-            call = {"id": "call_fake" + hashlib.sha256(json.dumps(tool[1]).encode()).hexdigest()[:12], "type": "function",
-                    "function": {"name": tool[0], "arguments": json.dumps(tool[1])}}
+            call = {
+                "id": "call_fake" + hashlib.sha256(json.dumps(tool[1]).encode()).hexdigest()[:12],
+                "type": "function",
+                "function": {"name": tool[0], "arguments": json.dumps(tool[1])},
+            }
         finish = "tool_calls" if call else "stop"
-        usage = {"prompt_tokens": 500, "completion_tokens": 21, "total_tokens": 521, "prompt_tokens_details": {"cached_tokens": 300}}
+        usage = {
+            "prompt_tokens": 500,
+            "completion_tokens": 21,
+            "total_tokens": 521,
+            "prompt_tokens_details": {"cached_tokens": 300},
+        }
         if not body.get("stream"):
             message: dict[str, Any] = {"role": "assistant", "content": plan.get("text")}
             if plan.get("think"):
                 message["reasoning_content"] = "Thinking about the tool."
             if call:
                 message["tool_calls"] = [call]
-            return web.json_response({"id": cid, "object": "chat.completion", "created": created, "model": model,
-                                      "choices": [{"index": 0, "message": message, "finish_reason": finish}], "usage": usage})
+            return web.json_response(
+                {
+                    "id": cid,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish}],
+                    "usage": usage,
+                }
+            )
         delay = 0.3 if "SLOW" in text else 0.0
         resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
         await resp.prepare(request)
 
         async def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> None:
             await asyncio.sleep(delay)
-            data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model,
-                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}]}
+            data = {
+                "id": cid,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+            }
             await resp.write(b"data: " + json.dumps(data).encode() + b"\n\n")
 
         try:
@@ -311,12 +405,30 @@ class FakeUpstream:
                     await chunk({"content": piece})
             if call:
                 args = call["function"]["arguments"]
-                await chunk({"tool_calls": [{"index": 0, "id": call["id"], "type": "function", "function": {"name": call["function"]["name"], "arguments": ""}}]})
+                await chunk(
+                    {
+                        "tool_calls": [
+                            {
+                                "index": 0,
+                                "id": call["id"],
+                                "type": "function",
+                                "function": {"name": call["function"]["name"], "arguments": ""},
+                            }
+                        ]
+                    }
+                )
                 for piece in _pieces(args, 3):
                     await chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
             await chunk({}, finish)
             if (body.get("stream_options") or {}).get("include_usage"):
-                data = {"id": cid, "object": "chat.completion.chunk", "created": created, "model": model, "choices": [], "usage": usage}
+                data = {
+                    "id": cid,
+                    "object": "chat.completion.chunk",
+                    "created": created,
+                    "model": model,
+                    "choices": [],
+                    "usage": usage,
+                }
                 await resp.write(b"data: " + json.dumps(data).encode() + b"\n\n")
             await resp.write(b"data: [DONE]\n\n")
         except (ConnectionResetError, asyncio.CancelledError):
@@ -329,7 +441,9 @@ def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "\n".join(str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text")
+        return "\n".join(
+            str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
+        )
     return ""
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+
 from stackbilt_gateway.daemon.adapters.anthropic_response import error_type_for, render_error
 from stackbilt_gateway.daemon.core import errors
 from stackbilt_gateway.daemon.core.errors import ALL_ERRORS, GatewayError

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from stackbilt_gateway.daemon.adapters.anthropic_request import parse_request, render_request
 from stackbilt_gateway.daemon.core.errors import InvalidRequest
 from stackbilt_gateway.daemon.core.ir import (

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+
 from stackbilt_gateway.daemon.adapters.anthropic_response import (
     SSEWriter,
     parse_response,

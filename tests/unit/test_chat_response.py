@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from stackbilt_gateway.daemon.adapters.anthropic_response import render_response
 from stackbilt_gateway.daemon.core.errors import (
     RateLimited,

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from stackbilt_gateway.daemon.adapters.anthropic_response import SSEWriter
 from stackbilt_gateway.daemon.core.errors import RateLimited, UpstreamServerError
 from stackbilt_gateway.daemon.core.ir import (

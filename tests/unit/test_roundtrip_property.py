@@ -11,6 +11,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from stackbilt_gateway.daemon.adapters.anthropic_request import parse_request, render_request
 from stackbilt_gateway.daemon.core.ir import (
     GatewayRequest,

@@ -1,0 +1,166 @@
+"""The daemon's main: single-instance guard, listening socket, pidfile, Hypercorn, signals.
+
+Owns the process around the app: refusing a second instance (an OS file lock plus the pidfile),
+binding the port (a clear ``PortInUse`` message, exit code 3), logging to stderr (the launcher
+redirects it to the log file), loading the gateway key and provider key store, running Hypercorn
+with our own SIGTERM/SIGINT shutdown trigger, and removing the pidfile on exit. Does not own the
+app itself (``http.app.create_app``) nor background start/stop (``lifecycle``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import IO, Any
+
+from . import __version__
+from .config import Config
+from .gatewaykey import load_or_create_gateway_key
+from .lifecycle import DaemonInfo, PortInUse, bind_socket, find_daemon, remove_pidfile, write_pidfile
+from .paths import Paths
+from .secrets import KeyStore
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_CONFIG = 2
+EXIT_PORT_IN_USE = 3
+EXIT_ALREADY_RUNNING = 4
+KEEP_ALIVE_TIMEOUT = 75.0  # above common client idle-pool timeouts, so the client closes first
+
+log = logging.getLogger("stackbilt_gateway.daemon")
+
+
+class InstanceLock:
+    """An OS file lock held for the process lifetime (``fcntl.flock`` / ``msvcrt.locking``)."""
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._fh: IO[bytes] | None = None
+
+    def acquire(self) -> bool:
+        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        fh = self._path.open("a+b")
+        try:
+            if sys.platform == "win32":
+                import msvcrt
+
+                fh.seek(0)
+                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            fh.close()
+            return False
+        self._fh = fh
+        return True
+
+    def release(self) -> None:
+        if self._fh is not None:
+            self._fh.close()  # closing the descriptor releases the lock on every OS
+            self._fh = None
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        force=True,
+    )
+
+
+def _hypercorn_config(config: Config, fd: int) -> Any:
+    from hypercorn.config import Config as HypercornConfig
+
+    hc = HypercornConfig()
+    # The socket is already bound (so the pidfile names a process that owns the port); Hypercorn
+    # listens on it. Equivalent to bind = f"{host}:{port}" (IPv6 literals bracketed).
+    hc.bind = [f"fd://{fd}"]
+    hc.graceful_timeout = config.graceful_timeout
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.keep_alive_timeout = KEEP_ALIVE_TIMEOUT
+    hc.include_server_header = False
+    return hc
+
+
+async def _serve(app: Any, hc: Any) -> None:
+    from hypercorn.asyncio import serve
+
+    stop_event = asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        if stop_event.is_set():
+            log.warning("second %s: already shutting down", signal.Signals(signum).name)
+            return
+        log.info(
+            "%s received: finishing in-flight requests (up to %g s), then exiting",
+            signal.Signals(signum).name,
+            hc.graceful_timeout,
+        )
+        stop_event.set()
+
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        try:
+            loop.add_signal_handler(signum, on_signal, signum)
+        except (NotImplementedError, RuntimeError):  # Windows event loops
+            signal.signal(signum, lambda s, _f: loop.call_soon_threadsafe(on_signal, s))
+    await serve(app, hc, shutdown_trigger=stop_event.wait)
+
+
+def serve_forever(config: Config, paths: Paths, *, env: Mapping[str, str] | None = None) -> int:
+    """Run the daemon until SIGTERM/SIGINT; return the process exit code."""
+    env = os.environ if env is None else env
+    _setup_logging(config.log_level)
+    paths.ensure()
+    lock = InstanceLock(paths.lockfile)
+    if not lock.acquire():
+        running = find_daemon(paths)
+        where = f" (pid {running.pid}, {running.url})" if running else ""
+        log.error("another gateway daemon is already running%s; not starting a second one", where)
+        return EXIT_ALREADY_RUNNING
+    try:
+        running = find_daemon(paths)
+        if running is not None and running.pid != os.getpid():
+            log.error("another gateway daemon is already running (pid %d, %s)", running.pid, running.url)
+            return EXIT_ALREADY_RUNNING
+        try:
+            sock = bind_socket(config.host, config.port)
+        except PortInUse as exc:
+            log.error("%s", exc)
+            return EXIT_PORT_IN_USE
+        gateway_key, key_source = load_or_create_gateway_key(paths, env)
+        keys = KeyStore(env, gateway_key)
+
+        from .http.app import create_app
+
+        app = create_app(config, gateway_key=gateway_key, keys=keys, env=env)
+        hc = _hypercorn_config(config, sock.detach())
+        info = DaemonInfo(os.getpid(), config.port, config.host, time.time(), __version__)
+        write_pidfile(paths, info)
+        log.info(
+            "StackBilt LLM Gateway %s on %s (pid %d); gateway key from %s; config from %s",
+            __version__,
+            info.url,
+            info.pid,
+            key_source,
+            ", ".join(str(p) for p in config.sources) or "defaults",
+        )
+        asyncio.run(_serve(app, hc))
+        log.info("stopped")
+        return EXIT_OK
+    except Exception:
+        log.exception("the daemon failed")
+        return EXIT_ERROR
+    finally:
+        remove_pidfile(paths, pid=os.getpid())
+        lock.release()
