@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.clients import run_claude
+from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
 from tests.fakes.upstream import FakeUpstream
 
@@ -167,3 +168,34 @@ def test_persistent_server_error_is_clean_api_error(
     text = run.stdout + run.stderr
     assert "API Error" in text and "500" in text, text[-2000:]
     assert 2 <= len(model_calls(upstream, path)) <= 10
+
+
+def test_subscription_login_is_forwarded_unchanged(fake_upstream: FakeUpstream, tmp_path: Path) -> None:
+    """No Anthropic key configured: Claude Code's own credential goes upstream as it was sent,
+    and the client authenticates to the gateway with the x-stackbilt-gateway-key header."""
+    fake_upstream.reset()
+    env = {k: v for k, v in upstream_env(fake_upstream).items() if k != "ANTHROPIC_API_KEY"}
+    gw = GatewayThread(env=env).start()
+    try:
+        client_env = {
+            "ANTHROPIC_AUTH_TOKEN": "sk-ant-oat01-subscription-login",
+            "ANTHROPIC_CUSTOM_HEADERS": f"x-stackbilt-gateway-key: {GATEWAY_KEY}",
+        }
+        work = tmp_path / "work"
+        work.mkdir()
+        run = run_claude(
+            "hello subscriber",
+            base_url=gw.url,
+            home=tmp_path / "home",
+            cwd=work,
+            model="claude-opus-5-5",
+            env=client_env,
+        )
+    finally:
+        gw.stop()
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert run.json()["result"].startswith("FAKE_REPLY")
+    sent = fake_upstream.calls("/v1/messages")[-1].headers
+    assert sent["Authorization"] == "Bearer sk-ant-oat01-subscription-login"
+    assert "x-api-key" not in {k.lower() for k in sent}
+    assert GATEWAY_KEY not in str(sent)
