@@ -10,6 +10,7 @@ Upstream errors are relayed with their status, body and retry headers intact.
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from typing import Any
@@ -60,10 +61,6 @@ class UsageTap:
         self.stop_reason: str | None = None
         self.stopped = False
         self.error: str | None = None
-
-    @property
-    def at_boundary(self) -> bool:
-        return not self.parser._buf and not self.parser._data
 
     def feed(self, chunk: bytes) -> None:
         for ev in self.parser.feed(chunk):
@@ -205,6 +202,7 @@ async def passthrough(
 async def _relay_stream(resp: UpstreamResponse, record: RequestRecord) -> AsyncIterator[bytes]:
     tap = UsageTap(record.usage)
     error: GatewayError | None = None
+    status = resp.status
     try:
         async for chunk in resp.iter_raw():
             try:
@@ -218,11 +216,14 @@ async def _relay_stream(resp: UpstreamResponse, record: RequestRecord) -> AsyncI
             )
     except GatewayError as exc:
         error = exc
+    except (GeneratorExit, asyncio.CancelledError):
+        status, record.error = 499, "client disconnected"
+        raise
     finally:
         await resp.aclose()
         if tap.error and error is None:
             record.error = tap.error
-        record.finish(resp.status, error)
+        record.finish(status, error)
     if error is not None:
-        prefix = b"" if tap.at_boundary else b"\n\n"
+        prefix = b"" if tap.parser.at_boundary else b"\n\n"
         yield prefix + SSEWriter().render(StreamError(error))

@@ -7,6 +7,7 @@ HTTP errors in Anthropic's shape; failures after it are the protocol's ``error``
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 
@@ -123,6 +124,10 @@ async def _stream(
         record.finish(200)
     except GatewayError as exc:
         error = exc
+    except (GeneratorExit, asyncio.CancelledError):
+        record.error = "client disconnected"
+        record.finish(499)
+        raise
     finally:
         await resp.aclose()
     if error is not None:

@@ -15,12 +15,7 @@ from ..execute.common import Outcome
 log = logging.getLogger("stackbilt_gateway.http")
 
 
-def protocol_for_path(path: str) -> str:
-    """Which client protocol's error shape a path speaks (Anthropic unless said otherwise)."""
-    return "anthropic"
-
-
-def error_response(err: GatewayError, path: str, request_id: str | None = None) -> Response:
+def error_response(err: GatewayError, request_id: str | None = None) -> Response:
     status, headers, body = render_anthropic_error(err)
     if request_id:
         body["request_id"] = request_id

@@ -26,6 +26,11 @@ class SSEParser:
         self._data: list[str] = []
         self.max_event_bytes = max_event_bytes
 
+    @property
+    def at_boundary(self) -> bool:
+        """True when no partial line or undispatched event is buffered."""
+        return not self._buf and not self._data
+
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk
         out: list[SSEEvent] = []
