@@ -1,22 +1,27 @@
 """The request pipeline: parse → resolve → execute (pass-through or translated).
 
-Composes the adapters, routing and executors; the HTTP blueprints stay thin. Routing policy,
-classification and telemetry plug in here.
+Composes the client adapters, routing and executors for every client protocol; the HTTP
+blueprints stay thin. Routing policy, classification and telemetry plug in here.
 """
 
 from __future__ import annotations
 
 import json
 import secrets
+from collections.abc import Callable
 from typing import Any
 
 from .adapters.anthropic_request import parse_request
+from .adapters.renderers import RENDERERS
 from .core.errors import GatewayError, InvalidRequest, NoProviderAvailable
-from .execute.anthropic_passthrough import passthrough
-from .execute.chat_translated import translated
+from .core.ir import GatewayRequest
 from .execute.common import ClientCredential, Outcome, RequestRecord
+from .execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
+from .execute.translated import translated
 from .http.state import GatewayState
 from .routing.resolve import Target, resolve_model
+
+PARSERS: dict[str, Callable[[dict[str, Any]], GatewayRequest]] = {"anthropic": parse_request}
 
 
 def new_request_id() -> str:
@@ -45,39 +50,40 @@ def check_loop(st: GatewayState, target: Target) -> None:
         raise NoProviderAvailable(reason, provider=target.spec.name)
 
 
-async def anthropic_messages(
+async def serve(
     st: GatewayState,
     *,
+    protocol: str,
     raw: bytes,
-    path: str,
     query: str,
     headers: list[tuple[str, str]],
     credential: ClientCredential | None,
     record: RequestRecord,
 ) -> Outcome:
+    renderer = RENDERERS[protocol]
     try:
         parsed = parse_json_body(raw)
-        request = parse_request(parsed)
+        request = PARSERS[protocol](parsed)
         record.client_model, record.stream = request.model, request.stream
         target = resolve_model(request.model, st.config, st.env)
         record.provider, record.upstream_model = target.spec.name, target.model
         check_loop(st, target)
         key = await st.keys.aget(target.spec)
-        if target.spec.wire == "anthropic":
+        if protocol in target.spec.wires:
+            call = PassthroughCall(target, PASS_WIRES[protocol], headers, raw, parsed, query)
             return await passthrough(
                 st.upstream,
-                target=target,
-                path=path,
-                query=query,
-                headers=headers,
-                raw_body=raw,
-                parsed=parsed,
+                call,
                 provider_key=key,
                 client_credential=credential,
+                renderer=renderer,
+                request=request,
                 record=record,
             )
         record.translated = True
-        return await translated(st.upstream, target=target, request=request, provider_key=key, record=record)
+        return await translated(
+            st.upstream, target=target, request=request, provider_key=key, renderer=renderer, record=record
+        )
     except GatewayError as exc:
         record.finish(error=exc)
         raise

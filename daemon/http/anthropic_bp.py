@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from quart import Blueprint, Response, g, jsonify, request
 
 from ..adapters.anthropic_request import parse_request
+from ..adapters.renderers import ANTHROPIC
 from ..core.errors import InvalidRequest, NotFound
-from ..execute.anthropic_passthrough import passthrough
 from ..execute.common import Outcome, RequestRecord
-from ..pipeline import anthropic_messages, check_loop, parse_json_body
+from ..execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
+from ..pipeline import check_loop, parse_json_body, serve
 from ..providers.catalog import models_of
 from ..routing.resolve import resolve_model
 from ..tokens import estimate_request_tokens
@@ -37,10 +38,10 @@ def _headers() -> list[tuple[str, str]]:
 async def messages() -> Response:
     raw = await _body()
     record = RequestRecord(g.request_id, "anthropic")
-    outcome = await anthropic_messages(
+    outcome = await serve(
         state(),
+        protocol="anthropic",
         raw=raw,
-        path="/v1/messages",
         query=request.query_string.decode("latin-1"),
         headers=_headers(),
         credential=g.client_credential,
@@ -57,19 +58,25 @@ async def count_tokens() -> Response:
     req = parse_request(parsed, require_max_tokens=False)
     target = resolve_model(req.model, st.config, st.env)
     key = await st.keys.aget(target.spec)
-    if target.spec.wire == "anthropic" and (key or g.client_credential):
+    if "anthropic" in target.spec.wires and (key or g.client_credential):
         check_loop(st, target)
         record = RequestRecord(g.request_id, "anthropic-count", client_model=req.model)
+        call = PassthroughCall(
+            target,
+            PASS_WIRES["anthropic"],
+            _headers(),
+            raw,
+            parsed,
+            query=request.query_string.decode("latin-1"),
+            path="/v1/messages/count_tokens",
+        )
         outcome = await passthrough(
             st.upstream,
-            target=target,
-            path="/v1/messages/count_tokens",
-            query=request.query_string.decode("latin-1"),
-            headers=_headers(),
-            raw_body=raw,
-            parsed=parsed,
+            call,
             provider_key=key,
             client_credential=g.client_credential,
+            renderer=ANTHROPIC,
+            request=None,
             record=record,
         )
         return outcome_response(outcome, g.request_id)

@@ -16,7 +16,9 @@ from typing import Any, Literal
 
 from ..config import Config
 
-Wire = Literal["anthropic", "chat"]
+Wire = Literal["anthropic", "chat", "responses"]
+# Wires the gateway can translate into (it has an upstream codec for them).
+TRANSLATABLE: tuple[Wire, ...] = ("anthropic", "chat")
 AuthStyle = Literal["x-api-key", "bearer", "none"]
 
 
@@ -41,7 +43,8 @@ class Quirks:
 class ProviderSpec:
     name: str
     display_name: str
-    wire: Wire
+    # Wire protocols the provider speaks, preferred first.
+    wires: tuple[Wire, ...]
     base_url: str
     auth: AuthStyle
     key_env: tuple[str, ...]
@@ -49,6 +52,14 @@ class ProviderSpec:
     account_env: str | None = None
     model_prefixes: tuple[str, ...] = ()
     quirks: Quirks = field(default_factory=Quirks)
+
+    @property
+    def translation_wire(self) -> Wire:
+        """The wire a request from another protocol is translated into for this provider."""
+        for wire in self.wires:
+            if wire in TRANSLATABLE:
+                return wire
+        raise ValueError(f"provider {self.name} speaks no wire the gateway can translate into")
 
     @property
     def env_base_url_var(self) -> str:
@@ -62,7 +73,7 @@ def _spec(name: str, raw: Mapping[str, Any]) -> ProviderSpec:
     return ProviderSpec(
         name=name,
         display_name=raw["display_name"],
-        wire=raw["wire"],
+        wires=tuple(raw["wires"]),
         base_url=raw["base_url"],
         auth=raw["auth"],
         key_env=tuple(raw.get("key_env", ())),

@@ -1,0 +1,68 @@
+"""Client renderers: one object per client protocol that turns IR results into that protocol.
+
+Each renderer knows how to render a whole response, a stream (IR events → bytes) and an error.
+The executors and the HTTP layer use only this interface, so adding a client protocol means
+adding a renderer, not touching the executors.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..core.errors import GatewayError
+from ..core.ir import GatewayRequest, GatewayResponse, StreamEvent
+from .anthropic_errors import render_error as render_anthropic_error
+from .anthropic_response import SSEWriter, render_response
+
+SSE_HEADERS: list[tuple[str, str]] = [
+    ("content-type", "text/event-stream; charset=utf-8"),
+    ("cache-control", "no-cache"),
+    ("x-accel-buffering", "no"),
+]
+
+
+class StreamWriter(Protocol):
+    def render(self, event: StreamEvent) -> bytes: ...
+
+    def close(self) -> bytes:
+        """Bytes after the last event of a successful stream (e.g. Chat's ``[DONE]``)."""
+        ...
+
+
+class ClientRenderer(Protocol):
+    protocol: str
+
+    def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]: ...
+
+    def stream(self, request: GatewayRequest) -> StreamWriter: ...
+
+    def error(self, err: GatewayError) -> tuple[int, dict[str, str], dict[str, Any]]: ...
+
+
+class _AnthropicStream:
+    def __init__(self) -> None:
+        self._writer = SSEWriter()
+
+    def render(self, event: StreamEvent) -> bytes:
+        return self._writer.render(event)
+
+    def close(self) -> bytes:
+        return b""
+
+
+class AnthropicRenderer:
+    protocol = "anthropic"
+
+    def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]:
+        return render_response(resp)
+
+    def stream(self, request: GatewayRequest) -> StreamWriter:
+        return _AnthropicStream()
+
+    def error(self, err: GatewayError) -> tuple[int, dict[str, str], dict[str, Any]]:
+        status, headers, body = render_anthropic_error(err)
+        return status, headers, dict(body)
+
+
+ANTHROPIC = AnthropicRenderer()
+RENDERERS: dict[str, ClientRenderer] = {"anthropic": ANTHROPIC}
