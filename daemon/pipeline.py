@@ -13,15 +13,21 @@ from typing import Any
 
 from .adapters.anthropic_request import parse_request
 from .adapters.renderers import RENDERERS
+from .adapters.responses_request import parse_responses_request
 from .core.errors import GatewayError, InvalidRequest, NoProviderAvailable
 from .core.ir import GatewayRequest
 from .execute.common import ClientCredential, Outcome, RequestRecord
 from .execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
 from .execute.translated import translated
 from .http.state import GatewayState
+from .providers.chat_parse import parse_chat_request
 from .routing.resolve import Target, resolve_model
 
-PARSERS: dict[str, Callable[[dict[str, Any]], GatewayRequest]] = {"anthropic": parse_request}
+PARSERS: dict[str, Callable[[dict[str, Any]], GatewayRequest]] = {
+    "anthropic": parse_request,
+    "chat": parse_chat_request,
+    "responses": parse_responses_request,
+}
 
 
 def new_request_id() -> str:

@@ -71,3 +71,74 @@ def run_claude(
         cmd, cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
     )
     return ClaudeRun(proc.returncode, proc.stdout, proc.stderr)
+
+
+CODEX_CONFIG = """\
+model = "{model}"
+model_provider = "stackbilt"
+approval_policy = "never"
+sandbox_mode = "danger-full-access"
+check_for_update_on_startup = false
+
+[model_providers.stackbilt]
+name = "StackBilt gateway"
+base_url = "{base_url}/v1"
+env_key = "STACKBILT_GATEWAY_KEY"
+wire_api = "responses"
+request_max_retries = {retries}
+stream_max_retries = {retries}
+stream_idle_timeout_ms = 20000
+
+[analytics]
+enabled = false
+
+[feedback]
+enabled = false
+
+[features]
+plugins = false
+apps = false
+"""
+
+
+@dataclass
+class CodexRun:
+    returncode: int
+    stdout: str
+    stderr: str
+
+    @property
+    def last_message(self) -> str:
+        return self.stdout.strip()
+
+
+def run_codex(
+    prompt: str,
+    *,
+    base_url: str,
+    home: Path,
+    cwd: Path,
+    model: str,
+    gateway_key: str,
+    retries: int = 2,
+    timeout: float = 120,
+) -> CodexRun:
+    """``codex exec`` against the gateway; CODEX_HOME and cwd must not be under /tmp (bwrap)."""
+    codex_home = home / "codex-home"
+    codex_home.mkdir(parents=True, exist_ok=True)
+    (codex_home / "config.toml").write_text(
+        CODEX_CONFIG.format(model=model, base_url=base_url, retries=retries)
+    )
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(home),
+        "CODEX_HOME": str(codex_home),
+        "STACKBILT_GATEWAY_KEY": gateway_key,
+        "RUST_LOG": "error",
+        "NO_COLOR": "1",
+    }
+    cmd = [str(client_binary("codex")), "exec", "--skip-git-repo-check", "--color", "never", prompt]
+    proc = subprocess.run(
+        cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL
+    )
+    return CodexRun(proc.returncode, proc.stdout, proc.stderr)

@@ -13,6 +13,8 @@ from ..core.errors import GatewayError
 from ..core.ir import GatewayRequest, GatewayResponse, StreamEvent
 from .anthropic_errors import render_error as render_anthropic_error
 from .anthropic_response import SSEWriter, render_response
+from .chat_response_out import ChatChunkWriter, render_chat_completion, render_chat_error
+from .responses_response import ResponsesSSEWriter, render_responses_error, render_responses_response
 
 SSE_HEADERS: list[tuple[str, str]] = [
     ("content-type", "text/event-stream; charset=utf-8"),
@@ -64,5 +66,50 @@ class AnthropicRenderer:
         return status, headers, dict(body)
 
 
+class _Closing:
+    """Writers that end their own stream on MessageStop (Chat's [DONE], Responses' completed)."""
+
+    def __init__(self, inner: ChatChunkWriter | ResponsesSSEWriter) -> None:
+        self._inner = inner
+
+    def render(self, event: StreamEvent) -> bytes:
+        return self._inner.render(event)
+
+    def close(self) -> bytes:
+        return b""
+
+
+class ChatRenderer:
+    protocol = "chat"
+
+    def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]:
+        return render_chat_completion(resp, request=request)
+
+    def stream(self, request: GatewayRequest) -> StreamWriter:
+        return _Closing(ChatChunkWriter(request))
+
+    def error(self, err: GatewayError) -> tuple[int, dict[str, str], dict[str, Any]]:
+        status, headers, body = render_chat_error(err)
+        return status, headers, dict(body)
+
+
+class ResponsesRenderer:
+    protocol = "responses"
+
+    def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]:
+        return render_responses_response(resp, request=request)
+
+    def stream(self, request: GatewayRequest) -> StreamWriter:
+        return _Closing(ResponsesSSEWriter(request))
+
+    def error(self, err: GatewayError) -> tuple[int, dict[str, str], dict[str, Any]]:
+        status, headers, body = render_responses_error(err)
+        return status, headers, dict(body)
+
+
 ANTHROPIC = AnthropicRenderer()
-RENDERERS: dict[str, ClientRenderer] = {"anthropic": ANTHROPIC}
+RENDERERS: dict[str, ClientRenderer] = {
+    "anthropic": ANTHROPIC,
+    "chat": ChatRenderer(),
+    "responses": ResponsesRenderer(),
+}

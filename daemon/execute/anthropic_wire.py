@@ -32,9 +32,9 @@ class AnthropicUsageTap:
 
     _WANTED = frozenset({"message_start", "message_delta", "message_stop", "error"})
 
-    def __init__(self, usage: Usage) -> None:
+    def __init__(self) -> None:
         self.parser = SSEParser()
-        self.usage = usage
+        self.usage = Usage()
         self.stop_reason: str | None = None
         self.finished = False
         self.error: str | None = None

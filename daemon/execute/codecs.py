@@ -13,6 +13,12 @@ from typing import Any, Protocol
 
 from ..core.errors import UpstreamError, UpstreamProtocolError
 from ..core.ir import GatewayRequest, GatewayResponse, StreamEvent
+from ..providers.anthropic_upstream import (
+    AnthropicStreamDecoder,
+    anthropic_error,
+    build_anthropic_request,
+    parse_anthropic_response,
+)
 from ..providers.chat_request import build_chat_request
 from ..providers.chat_response import ChatStreamDecoder, chat_error, parse_chat_response
 from ..providers.registry import ProviderSpec
@@ -54,6 +60,17 @@ class UpstreamCodec(Protocol):
 USER_AGENT = "stackbilt-llm-gateway/0.1"
 
 
+def json_event(sse: SSEEvent, provider: str) -> dict[str, Any]:
+    """An upstream stream event's JSON object; anything else is a protocol error."""
+    try:
+        data = json.loads(sse.data)
+    except ValueError as exc:
+        raise UpstreamProtocolError(f"{provider} sent an unreadable stream event", provider=provider) from exc
+    if not isinstance(data, dict):
+        raise UpstreamProtocolError(f"{provider} sent a non-object stream event", provider=provider)
+    return data
+
+
 class _ChatDecoder:
     def __init__(self, model: str, provider: str) -> None:
         self._inner = ChatStreamDecoder(model=model, provider=provider)
@@ -72,17 +89,7 @@ class _ChatDecoder:
         if data == "[DONE]":
             self._done = True
             return []
-        try:
-            payload = json.loads(data)
-        except ValueError as exc:
-            raise UpstreamProtocolError(
-                f"{self._provider} sent an unreadable stream event", provider=self._provider
-            ) from exc
-        if not isinstance(payload, dict):
-            raise UpstreamProtocolError(
-                f"{self._provider} sent a non-object stream event", provider=self._provider
-            )
-        return self._inner.feed(payload)
+        return self._inner.feed(json_event(sse, self._provider))
 
     def finish(self) -> list[StreamEvent]:
         if not self._done and not self._inner.saw_finish:
@@ -123,4 +130,55 @@ class ChatCodec:
         return chat_error(status, body, headers, provider)
 
 
-CODECS: dict[str, UpstreamCodec] = {"chat": ChatCodec()}
+class _AnthropicDecoder:
+    def __init__(self, model: str, provider: str) -> None:
+        self._inner = AnthropicStreamDecoder(model=model, provider=provider)
+        self._provider = provider
+
+    @property
+    def done(self) -> bool:
+        return self._inner.done
+
+    def start(self) -> list[StreamEvent]:
+        return []  # Anthropic's own message_start opens the message
+
+    def feed(self, sse: SSEEvent) -> list[StreamEvent]:
+        return self._inner.feed(sse.event, json_event(sse, self._provider))
+
+    def finish(self) -> list[StreamEvent]:
+        return self._inner.finish()
+
+
+class AnthropicCodec:
+    wire = "anthropic"
+    path = "/v1/messages"
+
+    def build(
+        self, request: GatewayRequest, *, model: str, spec: ProviderSpec, max_output_tokens: int | None
+    ) -> dict[str, Any]:
+        return build_anthropic_request(
+            request, model=model, max_output_tokens=max_output_tokens, auto_cache=True
+        )
+
+    def headers(self, spec: ProviderSpec, key: str | None, *, stream: bool) -> dict[str, str]:
+        headers = {
+            "content-type": "application/json",
+            "accept": "text/event-stream" if stream else "application/json",
+            "anthropic-version": "2023-06-01",
+            "user-agent": USER_AGENT,
+        }
+        if key:
+            headers["x-api-key"] = key
+        return headers
+
+    def parse(self, body: dict[str, Any], *, model: str) -> GatewayResponse:
+        return parse_anthropic_response(body, model=model)
+
+    def decoder(self, *, model: str, provider: str) -> StreamDecoder:
+        return _AnthropicDecoder(model, provider)
+
+    def error(self, status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
+        return anthropic_error(status, body, headers, provider)
+
+
+CODECS: dict[str, UpstreamCodec] = {"chat": ChatCodec(), "anthropic": AnthropicCodec()}

@@ -26,6 +26,7 @@ from ..core.errors import (
 from ..core.ir import GatewayRequest, StreamError, Usage
 from ..providers.registry import ProviderSpec
 from ..providers.upstream import UpstreamClient, UpstreamResponse
+from ..providers.usage_taps import ChatUsageTap, ResponsesUsageTap, usage_from_chat, usage_from_responses
 from ..routing.resolve import Target
 from .anthropic_wire import AnthropicUsageTap, anthropic_body_usage, strip_gateway_thinking
 from .common import (
@@ -60,15 +61,30 @@ class PassWire:
     wire: str
     # Path under the provider's base URL.
     path: str
-    make_tap: Callable[[Usage], Tap]
+    make_tap: Callable[[], Tap]
     body_usage: Callable[[dict[str, Any], Usage], None]
     edit: Callable[[dict[str, Any]], bool] = field(default=_no_edit)
+
+
+def _copy_usage(src: Usage, into: Usage) -> None:
+    for name in Usage.__dataclass_fields__:
+        setattr(into, name, getattr(src, name))
+
+
+def _responses_body_usage(body: dict[str, Any], into: Usage) -> None:
+    _copy_usage(usage_from_responses(body.get("usage")), into)
+
+
+def _chat_body_usage(body: dict[str, Any], into: Usage) -> None:
+    _copy_usage(usage_from_chat(body.get("usage")), into)
 
 
 PASS_WIRES: dict[str, PassWire] = {
     "anthropic": PassWire(
         "anthropic", "/v1/messages", AnthropicUsageTap, anthropic_body_usage, strip_gateway_thinking
     ),
+    "chat": PassWire("chat", "/chat/completions", ChatUsageTap, _chat_body_usage),
+    "responses": PassWire("responses", "/responses", ResponsesUsageTap, _responses_body_usage),
 }
 
 
@@ -170,9 +186,7 @@ async def passthrough(
     resp_headers = relay_response_headers(resp.headers.multi_items())
     if resp.headers.get("content-type", "").startswith("text/event-stream"):
         error_writer = renderer.stream(request) if request is not None else None
-        return Outcome(
-            resp.status, resp_headers, stream=_relay(resp, wire.make_tap(record.usage), error_writer, record)
-        )
+        return Outcome(resp.status, resp_headers, stream=_relay(resp, wire.make_tap(), error_writer, record))
     try:
         data = await resp.read(MAX_JSON_BODY)
     finally:
@@ -212,6 +226,7 @@ async def _relay(
         raise
     finally:
         await resp.aclose()
+        _copy_usage(tap.usage, record.usage)
         if tap.error and error is None:
             record.error = tap.error
         record.finish(status, error)

@@ -87,8 +87,21 @@ async def count_tokens() -> Response:
     )
 
 
-def _model_info(model_id: str) -> dict[str, str]:
-    return {"type": "model", "id": model_id, "display_name": model_id, "created_at": EPOCH}
+CREATED = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
+
+
+def _model_info(model_id: str) -> dict[str, str | int]:
+    """One entry readable by both Anthropic and OpenAI SDKs (each ignores the other's fields)."""
+    owner = model_id.split("/", 1)[0] if "/" in model_id else "stackbilt"
+    return {
+        "type": "model",
+        "id": model_id,
+        "display_name": model_id,
+        "created_at": EPOCH,
+        "object": "model",
+        "created": CREATED,
+        "owned_by": owner,
+    }
 
 
 def _known_models() -> list[str]:
@@ -108,6 +121,7 @@ async def list_models() -> Response:
     page = ids[: int(raw_limit)]
     return jsonify(
         {
+            "object": "list",
             "data": [_model_info(m) for m in page],
             "has_more": len(ids) > len(page),
             "first_id": page[0] if page else None,

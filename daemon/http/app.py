@@ -21,7 +21,7 @@ from ..pipeline import new_request_id
 from ..providers.registry import base_url_for, builtin_providers
 from ..providers.upstream import UpstreamClient
 from ..secrets import KeyStore
-from . import anthropic_bp, health_bp
+from . import anthropic_bp, health_bp, openai_bp
 from .guard import OPEN_PATHS, authenticate, check_host, check_origin, is_loopback_name
 from .respond import error_response
 from .state import GatewayState
@@ -86,7 +86,7 @@ def create_app(
 
     @app.errorhandler(GatewayError)
     async def _gateway_error(err: GatewayError) -> Response:
-        return error_response(err, g.get("request_id"))
+        return error_response(err, request.path, g.get("request_id"))
 
     @app.errorhandler(RequestEntityTooLarge)
     async def _too_large(_: RequestEntityTooLarge) -> Response:
@@ -94,7 +94,7 @@ def create_app(
             f"the request body exceeds the gateway's limit of {config.max_body_bytes} bytes "
             "(max_body_bytes in the config file)"
         )
-        return error_response(err, g.get("request_id"))
+        return error_response(err, request.path, g.get("request_id"))
 
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException) -> Response:
@@ -106,14 +106,15 @@ def create_app(
             err = InvalidRequest(f"method {request.method} is not allowed on {request.path}", status=405)
         else:
             err = InvalidRequest(exc.description or exc.name, status=status)
-        return error_response(err, g.get("request_id"))
+        return error_response(err, request.path, g.get("request_id"))
 
     @app.errorhandler(Exception)
     async def _unexpected(exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.path)
         err = InternalError(f"internal gateway error ({type(exc).__name__}); see the daemon log")
-        return error_response(err, g.get("request_id"))
+        return error_response(err, request.path, g.get("request_id"))
 
     app.register_blueprint(health_bp.bp)
     app.register_blueprint(anthropic_bp.bp)
+    app.register_blueprint(openai_bp.bp)
     return app

@@ -8,18 +8,29 @@ import logging
 from quart import Response
 from werkzeug.datastructures import Headers
 
-from ..adapters.anthropic_response import render_error as render_anthropic_error
+from ..adapters.renderers import RENDERERS
 from ..core.errors import GatewayError
 from ..execute.common import Outcome
 
 log = logging.getLogger("stackbilt_gateway.http")
 
 
-def error_response(err: GatewayError, request_id: str | None = None) -> Response:
-    status, headers, body = render_anthropic_error(err)
+def protocol_for_path(path: str) -> str:
+    """The client protocol whose error shape a path speaks."""
+    if path.startswith("/v1/chat/completions"):
+        return "chat"
+    if path.startswith("/v1/responses"):
+        return "responses"
+    return "anthropic"
+
+
+def error_response(err: GatewayError, path: str, request_id: str | None = None) -> Response:
+    renderer = RENDERERS.get(protocol_for_path(path)) or RENDERERS["anthropic"]
+    status, headers, body = renderer.error(err)
     if request_id:
-        body["request_id"] = request_id
         headers = {**headers, "x-stackbilt-request-id": request_id}
+        if renderer.protocol == "anthropic":
+            body["request_id"] = request_id
     return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
 
 

@@ -28,6 +28,8 @@ def upstream_env(fake: FakeUpstream) -> dict[str, str]:
         "STACKBILT_ANTHROPIC_BASE_URL": fake.url,
         "STACKBILT_GROQ_BASE_URL": fake.url + "/v1",
         "STACKBILT_OLLAMA_BASE_URL": fake.url + "/v1",
+        "STACKBILT_OPENAI_BASE_URL": fake.url + "/v1",
+        "OPENAI_API_KEY": "sk-openai-fake-upstream-key",
         "ANTHROPIC_API_KEY": "sk-ant-fake-upstream-key",
         "GROQ_API_KEY": "gsk-fake-upstream-key",
     }

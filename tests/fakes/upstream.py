@@ -95,6 +95,7 @@ class FakeUpstream:
             app.router.add_post("/v1/messages", self._anthropic)
             app.router.add_post("/v1/messages/count_tokens", self._count_tokens)
             app.router.add_post("/v1/chat/completions", self._chat)
+            app.router.add_post("/v1/responses", self._responses)
             self._runner = web.AppRunner(app, access_log=None)
             loop.run_until_complete(self._runner.setup())
             site = web.TCPSite(self._runner, self.host, self.port)
@@ -175,10 +176,31 @@ class FakeUpstream:
         return "", None
 
     @staticmethod
+    def _latest_input_text(items: Any) -> tuple[str, str | None]:
+        """Responses ``input``: (latest user text, tool output if the input ends with one)."""
+        if isinstance(items, str):
+            return items, None
+        for item in reversed(items or []):
+            kind = item.get("type", "message")
+            if kind in ("function_call_output", "custom_tool_call_output"):
+                out = item.get("output")
+                return "", out if isinstance(out, str) else _text_of(out)
+            if kind == "message" and item.get("role") == "user":
+                return _text_of(item.get("content")), None
+        return "", None
+
+    @staticmethod
     def _decide(text: str, tool_result: str | None) -> dict[str, Any]:
         if tool_result is not None:
-            return {"text": f"TOOL_RESULT_SEEN: {tool_result.strip()[:200]}"}
+            return {"text": f"TOOL_RESULT_SEEN: {tool_result.strip()[-200:]}"}
         think = "THINK" in text
+        m = re.search(r"RUN_SHELL:\s*(.+?)\s*(?:$|\n)", text)
+        if m:
+            return {"think": think, "tool": ("exec_command", {"cmd": m.group(1)})}
+        m = re.search(r"APPLY_PATCH:\s*(\S+)", text)
+        if m:
+            patch = f'*** Begin Patch\n*** Add File: {m.group(1)}\n+patched by "fake" model\n*** End Patch\n'
+            return {"think": think, "tool": ("apply_patch", {"input": patch}), "custom": True}
         m = re.search(r"RUN_BASH:\s*(.+?)\s*(?:$|\n)", text)
         if m:
             return {
@@ -436,13 +458,177 @@ class FakeUpstream:
             raise
         return resp
 
+    # -- OpenAI Responses -----------------------------------------------------------------
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        rec = await self._record(request)
+        f = self._take_failure()
+        if f is not None and f.mode == "before":
+            return self._error_response(f, anthropic=False)
+        body = rec.body or {}
+        text, result = self._latest_input_text(body.get("input"))
+        plan = self._decide(text, result)
+        n = len(self.requests)
+        items: list[dict[str, Any]] = []
+        if "text" in plan:
+            items.append(
+                {
+                    "type": "message",
+                    "id": f"msg_fake{n}",
+                    "status": "completed",
+                    "role": "assistant",
+                    "content": [{"type": "output_text", "text": plan["text"], "annotations": []}],
+                }
+            )
+        if "tool" in plan:
+            name, args = plan["tool"]
+            call_id = "call_fake" + hashlib.sha256(json.dumps(args).encode()).hexdigest()[:12]
+            if plan.get("custom"):
+                items.append(
+                    {
+                        "type": "custom_tool_call",
+                        "id": f"ctc_fake{n}",
+                        "status": "completed",
+                        "call_id": call_id,
+                        "name": name,
+                        "input": args["input"],
+                    }
+                )
+            else:
+                items.append(
+                    {
+                        "type": "function_call",
+                        "id": f"fc_fake{n}",
+                        "status": "completed",
+                        "call_id": call_id,
+                        "name": name,
+                        "arguments": json.dumps(args),
+                    }
+                )
+        usage = {
+            "input_tokens": 900,
+            "input_tokens_details": {"cached_tokens": 600},
+            "output_tokens": 30,
+            "output_tokens_details": {"reasoning_tokens": 10},
+            "total_tokens": 930,
+        }
+        resp_obj = {
+            "id": f"resp_fake{n}",
+            "object": "response",
+            "created_at": int(time.time()),
+            "status": "completed",
+            "model": body.get("model"),
+            "output": items,
+            "usage": usage,
+        }
+        if not body.get("stream"):
+            return web.json_response(resp_obj)
+        delay = 0.3 if "SLOW" in text else 0.0
+        resp = web.StreamResponse(headers={"content-type": "text/event-stream"})
+        await resp.prepare(request)
+        seq = 0
+
+        async def ev(kind: str, data: dict[str, Any]) -> None:
+            nonlocal seq
+            await asyncio.sleep(delay)
+            await _sse(resp, kind, {"type": kind, "sequence_number": seq, **data})
+            seq += 1
+
+        try:
+            started = {**resp_obj, "status": "in_progress", "output": [], "usage": None}
+            await ev("response.created", {"response": started})
+            await ev("response.in_progress", {"response": started})
+            for idx, item in enumerate(items):
+                if f is not None and f.mode == "midstream":
+                    raise ConnectionResetError("injected mid-stream drop")
+                if item["type"] == "message":
+                    text_out = item["content"][0]["text"]
+                    await ev(
+                        "response.output_item.added",
+                        {"output_index": idx, "item": {**item, "status": "in_progress", "content": []}},
+                    )
+                    await ev(
+                        "response.content_part.added",
+                        {
+                            "item_id": item["id"],
+                            "output_index": idx,
+                            "content_index": 0,
+                            "part": {"type": "output_text", "text": "", "annotations": []},
+                        },
+                    )
+                    for piece in _pieces(text_out, 3):
+                        await ev(
+                            "response.output_text.delta",
+                            {
+                                "item_id": item["id"],
+                                "output_index": idx,
+                                "content_index": 0,
+                                "delta": piece,
+                                "logprobs": [],
+                            },
+                        )
+                    await ev(
+                        "response.output_text.done",
+                        {
+                            "item_id": item["id"],
+                            "output_index": idx,
+                            "content_index": 0,
+                            "text": text_out,
+                            "logprobs": [],
+                        },
+                    )
+                    await ev(
+                        "response.content_part.done",
+                        {
+                            "item_id": item["id"],
+                            "output_index": idx,
+                            "content_index": 0,
+                            "part": item["content"][0],
+                        },
+                    )
+                elif item["type"] == "function_call":
+                    await ev(
+                        "response.output_item.added",
+                        {"output_index": idx, "item": {**item, "status": "in_progress", "arguments": ""}},
+                    )
+                    for piece in _pieces(item["arguments"], 3):
+                        await ev(
+                            "response.function_call_arguments.delta",
+                            {"item_id": item["id"], "output_index": idx, "delta": piece},
+                        )
+                    await ev(
+                        "response.function_call_arguments.done",
+                        {"item_id": item["id"], "output_index": idx, "arguments": item["arguments"]},
+                    )
+                else:
+                    await ev(
+                        "response.output_item.added",
+                        {"output_index": idx, "item": {**item, "status": "in_progress", "input": ""}},
+                    )
+                    for piece in _pieces(item["input"], 3):
+                        await ev(
+                            "response.custom_tool_call_input.delta",
+                            {"item_id": item["id"], "output_index": idx, "delta": piece},
+                        )
+                    await ev(
+                        "response.custom_tool_call_input.done",
+                        {"item_id": item["id"], "output_index": idx, "input": item["input"]},
+                    )
+                await ev("response.output_item.done", {"output_index": idx, "item": item})
+            await ev("response.completed", {"response": resp_obj})
+        except (ConnectionResetError, asyncio.CancelledError):
+            self.closed_streams += 1
+            raise
+        return resp
+
 
 def _text_of(content: Any) -> str:
     if isinstance(content, str):
         return content
     if isinstance(content, list):
         return "\n".join(
-            str(b.get("text", "")) for b in content if isinstance(b, dict) and b.get("type") == "text"
+            str(b.get("text", ""))
+            for b in content
+            if isinstance(b, dict) and b.get("type") in ("text", "input_text", "output_text")
         )
     return ""
 

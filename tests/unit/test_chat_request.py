@@ -40,7 +40,7 @@ def _spec(name: str = "compat", **quirks: Any) -> ProviderSpec:
     return ProviderSpec(
         name=name,
         display_name=name,
-        wire="chat",
+        wires=("chat",),
         base_url="http://upstream.invalid/v1",
         auth="bearer",
         key_env=(),
