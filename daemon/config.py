@@ -19,7 +19,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .costs.prices import PROVIDER_ALIASES, PriceError, validate_price_entry
 from .paths import Paths, resolve_paths
+from .routing.classes import REQUESTED, ROUTE_CLASSES
+from .routing.registry import RegistryError, validate_model_entry
 
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
@@ -43,6 +46,29 @@ class ProviderSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class RoutingSettings:
+    """Classifier and policy knobs (docs/routing.md)."""
+
+    # Requests estimated at or above this many tokens are `long_context`.
+    long_context_tokens: int = 100_000
+    # Let tool-carrying turns go to models whose safety flag is "experimental".
+    allow_experimental: bool = False
+    # In shadow mode, also fail over to other models of the requested provider.
+    shadow_fallback: bool = False
+    # Decisions below this confidence route like `fallback_safe`.
+    min_confidence: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class TelemetrySettings:
+    retention_days: int = 90
+    # Store (redacted) prompt text with each event. Off unless the user opts in.
+    store_prompts: bool = False
+    # Database file instead of <data_dir>/telemetry.sqlite (relative paths: from the working dir).
+    db_path: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -56,6 +82,15 @@ class Config:
     log_level: str = "info"
     # Seconds the daemon waits for in-flight streams on shutdown.
     graceful_timeout: float = 60.0
+    routing: RoutingSettings = field(default_factory=RoutingSettings)
+    # Route class -> ordered "provider/model" targets ("requested" = the client's model);
+    # replaces the default list of each class it names.
+    routes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    # "provider/model" -> compatibility-registry fields (routing.registry.MODEL_FIELDS).
+    models: dict[str, dict[str, object]] = field(default_factory=dict)
+    # "provider/model" -> price fields (costs.prices.PRICE_FIELDS), USD per million tokens.
+    prices: dict[str, dict[str, object]] = field(default_factory=dict)
+    telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     # Files that contributed, lowest precedence first (for `status` and error messages).
     sources: tuple[Path, ...] = ()
 
@@ -179,6 +214,25 @@ def _log_level(value: object, text: bool) -> object:
     return value.strip().lower()
 
 
+def _fraction(value: object, text: bool) -> object:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        raise _Invalid("a number from 0 to 1")
+    return float(value)
+
+
+_DB_SUFFIXES = (".sqlite", ".sqlite3", ".db")
+
+
+def _db_path(value: object, text: bool) -> object:
+    expected = "a path to a .sqlite / .sqlite3 / .db file"
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid(expected)
+    path = Path(value.strip()).expanduser()
+    if path.suffix.lower() not in _DB_SUFFIXES:
+        raise _Invalid(expected)
+    return path
+
+
 def _url(value: object, text: bool) -> object:
     expected = "an http:// or https:// URL"
     if value is None and not text:
@@ -205,10 +259,34 @@ _TIMEOUTS: dict[str, Validator] = {
     "idle": _seconds(allow_zero=False),
 }
 _PROVIDER: dict[str, Validator] = {"base_url": _url, "enabled": _bool}
-_SECTIONS = ("timeouts", "providers", "model_map")
+_ROUTING: dict[str, Validator] = {
+    "long_context_tokens": _int_between(1_000, None),
+    "allow_experimental": _bool,
+    "shadow_fallback": _bool,
+    "min_confidence": _fraction,
+}
+_TELEMETRY: dict[str, Validator] = {
+    "retention_days": _int_between(1, 36_500),
+    "store_prompts": _bool,
+    "db_path": _db_path,
+}
+_FLAT_SECTIONS = {"timeouts": _TIMEOUTS, "routing": _ROUTING, "telemetry": _TELEMETRY}
+_SECTIONS = ("timeouts", "providers", "model_map", "routing", "routes", "models", "prices", "telemetry")
 _ALL_KEYS = (
-    [*_TOP, *_SECTIONS] + [f"timeouts.{k}" for k in _TIMEOUTS] + [f"providers.<name>.{k}" for k in _PROVIDER]
+    [*_TOP, *_SECTIONS]
+    + [f"{section}.{k}" for section, keys in _FLAT_SECTIONS.items() for k in keys]
+    + [f"providers.<name>.{k}" for k in _PROVIDER]
+    + [f"routes.{c}" for c in ROUTE_CLASSES]
 )
+
+
+class _InvalidAt(Exception):
+    """Raised by a validator of a nested object: ``path`` names the exact field."""
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.message = message
 
 
 def _suggest(dotted: str, candidates: Iterable[str]) -> str:
@@ -227,7 +305,9 @@ class _Layers:
     def put(self, label: str, dotted: str, value: object) -> None:
         if dotted.startswith("providers."):
             parts = dotted.split(".", 2)
-        elif dotted.startswith(("timeouts.", "model_map.")):
+        elif dotted.startswith(
+            ("timeouts.", "model_map.", "routing.", "routes.", "models.", "prices.", "telemetry.")
+        ):
             parts = dotted.split(".", 1)  # model names may contain dots
         else:
             parts = [dotted]
@@ -245,14 +325,27 @@ class _Layers:
         except _Invalid as exc:
             where = f'{label}: "{dotted}"' if not text else label
             raise ConfigError(f"{where}: expected {exc}, got {_show(raw)}") from None
+        except _InvalidAt as exc:
+            raise ConfigError(f'{label}: "{exc.path}": {exc.message}') from None
         self.put(label, dotted, value)
 
     def _validator(self, label: str, dotted: str) -> Validator:
         head, _, rest = dotted.partition(".")
         if not rest and head in _TOP:
             return _TOP[head]
-        if head == "timeouts" and rest in _TIMEOUTS:
-            return _TIMEOUTS[rest]
+        if head in _FLAT_SECTIONS and rest in _FLAT_SECTIONS[head]:
+            return _FLAT_SECTIONS[head][rest]
+        if head == "routes" and rest:
+            if rest not in ROUTE_CLASSES:
+                raise ConfigError(
+                    f'{label}: "{dotted}": unknown route class{_suggest(rest, ROUTE_CLASSES)}'
+                    f" (known: {', '.join(ROUTE_CLASSES)})"
+                )
+            return self._route_targets
+        if head == "models" and rest:
+            return lambda value, text: self._model_entry(rest, value)
+        if head == "prices" and rest:
+            return lambda value, text: self._price_entry(rest, value)
         if head == "providers" and rest:
             name, _, key = rest.partition(".")
             self._check_provider(label, name)
@@ -302,6 +395,48 @@ class _Layers:
             raise _Invalid(expected)
         return value.strip()
 
+    def _route_targets(self, value: object, text: bool) -> object:
+        expected = f'a list of "provider/model" targets or "{REQUESTED}"'
+        if not isinstance(value, list) or not value:
+            raise _Invalid(expected)
+        out: list[str] = []
+        for item in value:
+            if item == REQUESTED:
+                out.append(REQUESTED)
+                continue
+            try:
+                out.append(str(self._model_target(item, text)))
+            except _Invalid:
+                raise _Invalid(
+                    expected + f" with provider one of {', '.join(self.known_providers)}"
+                ) from None
+        return tuple(out)
+
+    def _check_entry_provider(self, section: str, key: str) -> None:
+        provider = key.partition("/")[0]
+        if "/" in key and PROVIDER_ALIASES.get(provider, provider) not in self.known_providers:
+            raise _InvalidAt(
+                f"{section}.{key}",
+                f"unknown provider {provider!r}{_suggest(provider, self.known_providers)}"
+                f" (known: {', '.join(self.known_providers)})",
+            )
+
+    def _model_entry(self, key: str, value: object) -> object:
+        self._check_entry_provider("models", key)
+        try:
+            return validate_model_entry(key, value)
+        except RegistryError as exc:
+            raise _InvalidAt(exc.path, exc.message) from None
+
+    def _price_entry(self, key: str, value: object) -> object:
+        self._check_entry_provider("prices", key)
+        try:
+            validate_price_entry(key, value)
+        except PriceError as exc:
+            raise _InvalidAt(exc.path, exc.message) from None
+        assert isinstance(value, Mapping)
+        return dict(value)
+
     def add_object(self, label: str, obj: Mapping[str, object], prefix: str = "") -> None:
         """Flatten one config file's object into dotted settings, validating each."""
         for key, raw in obj.items():
@@ -337,6 +472,14 @@ def _read_json(path: Path, label: str) -> Mapping[str, object]:
     if not isinstance(data, dict):
         raise ConfigError(f"{label}: expected a JSON object at the top level, got {type(data).__name__}")
     return data
+
+
+def _telemetry(raw: Mapping[str, Any], cwd: Path) -> TelemetrySettings:
+    settings = TelemetrySettings(**raw)
+    path = settings.db_path
+    if path is not None and not path.is_absolute():
+        return TelemetrySettings(settings.retention_days, settings.store_prompts, cwd / path)
+    return settings
 
 
 def load_config(
@@ -387,5 +530,10 @@ def load_config(
         model_map=dict(values.get("model_map", {})),
         log_level=values.get("log_level", defaults.log_level),
         graceful_timeout=values.get("graceful_timeout", defaults.graceful_timeout),
+        routing=RoutingSettings(**values.get("routing", {})),
+        routes=dict(values.get("routes", {})),
+        models=dict(values.get("models", {})),
+        prices=dict(values.get("prices", {})),
+        telemetry=_telemetry(values.get("telemetry", {}), cwd),
         sources=tuple(sources),
     )

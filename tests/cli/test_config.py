@@ -8,7 +8,13 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.config import ConfigError, Timeouts, load_config
+from stackbilt_gateway.daemon.config import (
+    ConfigError,
+    RoutingSettings,
+    TelemetrySettings,
+    Timeouts,
+    load_config,
+)
 from stackbilt_gateway.daemon.paths import Paths
 
 
@@ -94,10 +100,10 @@ def test_unknown_key_names_file_and_dotted_key_with_suggestion(paths: Paths) -> 
 
 
 def test_unknown_key_in_user_file_names_its_path(paths: Paths) -> None:
-    write(paths.user_config_file, {"telemetry": {"db_path": "x.sqlite"}})
+    write(paths.user_config_file, {"analytics": {"db_path": "x.sqlite"}})
     with pytest.raises(ConfigError) as err:
         load_config(env={}, paths=paths)
-    assert str(err.value) == f'{paths.user_config_file}: "telemetry" is not a known setting'
+    assert str(err.value) == f'{paths.user_config_file}: "analytics" is not a known setting'
 
 
 @pytest.mark.parametrize("value", ["abc", "0", "65536", "-1", "80.5"])
@@ -211,3 +217,92 @@ def test_empty_env_values_are_ignored(paths: Paths) -> None:
         load_config(env={"STACKBILT_GATEWAY_PORT": "", "STACKBILT_GATEWAY_HOST": " "}, paths=paths).port
         == 8787
     )
+
+
+# --- routing, routes, models, prices, telemetry (issue 4) ------------------------------------
+
+
+def test_routing_and_telemetry_defaults(paths: Paths) -> None:
+    config = load_config(env={}, paths=paths)
+    assert config.routing == RoutingSettings()
+    assert config.routing.long_context_tokens == 100_000
+    assert not config.routing.allow_experimental
+    assert config.telemetry == TelemetrySettings(retention_days=90, store_prompts=False, db_path=None)
+    assert (config.routes, config.models, config.prices) == ({}, {}, {})
+
+
+def test_routing_telemetry_routes_models_prices_are_read(paths: Paths) -> None:
+    write(
+        paths.user_config_file,
+        {
+            "routing": {"long_context_tokens": 50_000, "allow_experimental": True, "min_confidence": 0.7},
+            "routes": {"summary": ["groq/llama-3.1-8b-instant", "requested"]},
+            "models": {"groq/openai/gpt-oss-120b": {"claude_code_safe": True, "context_window": 65536}},
+            "prices": {"deepseek/deepseek-chat": {"input_per_mtok": 0.27, "output_per_mtok": 1.1}},
+            "telemetry": {"retention_days": 30, "store_prompts": True},
+        },
+    )
+    write(Path("gateway.config.json"), {"telemetry": {"db_path": ".stackbilt/gateway/events.sqlite"}})
+    config = load_config(env={}, paths=paths)
+    assert config.routing == RoutingSettings(50_000, True, False, 0.7)
+    assert config.routes == {"summary": ("groq/llama-3.1-8b-instant", "requested")}
+    assert config.models == {"groq/openai/gpt-oss-120b": {"claude_code_safe": True, "context_window": 65536}}
+    assert config.prices == {"deepseek/deepseek-chat": {"input_per_mtok": 0.27, "output_per_mtok": 1.1}}
+    assert config.telemetry.retention_days == 30 and config.telemetry.store_prompts
+    # the seed's project-relative path is accepted and anchored at the working directory
+    assert config.telemetry.db_path == Path.cwd() / ".stackbilt/gateway/events.sqlite"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            {"routes": {"sumary": ["requested"]}},
+            '"routes.sumary": unknown route class (did you mean "summary"?)',
+        ),
+        ({"routes": {"summary": []}}, '"routes.summary": expected a list of "provider/model" targets'),
+        ({"routes": {"summary": ["nowhere/x"]}}, '"routes.summary": expected a list of "provider/model"'),
+        (
+            {"models": {"groq/x": {"toolz": True}}},
+            '"models.groq/x.toolz": is not a known model field (known: context_window',
+        ),
+        (
+            {"models": {"groq/x": {"codex_safe": "maybe"}}},
+            '"models.groq/x.codex_safe": expected true, false or "experimental"',
+        ),
+        ({"models": {"grok/x": {"tools": True}}}, "\"models.grok/x\": unknown provider 'grok'"),
+        (
+            {"models": {"groq/x": {"context_window": 0}}},
+            '"models.groq/x.context_window": expected a positive',
+        ),
+        (
+            {"prices": {"groq/x": {"input_per_mtok": 1}}},
+            '"prices.groq/x.output_per_mtok": is required',
+        ),
+        (
+            {"prices": {"groq/x": {"input_per_mtok": 1, "output_per_mtok": -2}}},
+            '"prices.groq/x.output_per_mtok": expected a number >= 0',
+        ),
+        (
+            {"prices": {"groq/x": {"input_per_mtok": 1, "output_per_mtok": 2, "cache": 1}}},
+            '"prices.groq/x.cache": is not a known price field',
+        ),
+        (
+            {"routing": {"long_context_tokens": 10}},
+            '"routing.long_context_tokens": expected an integer >= 1000',
+        ),
+        ({"routing": {"min_confidence": 2}}, '"routing.min_confidence": expected a number from 0 to 1'),
+        ({"routing": {"allow_experimantal": True}}, '"routing.allow_experimantal" is not a known setting'),
+        ({"telemetry": {"retention_days": 0}}, '"telemetry.retention_days": expected an integer 1-36500'),
+        ({"telemetry": {"store_prompts": "yes"}}, '"telemetry.store_prompts": expected true or false'),
+        ({"telemetry": {"db_path": "/tmp/x.txt"}}, '"telemetry.db_path": expected a path to a .sqlite'),
+    ],
+)
+def test_issue4_settings_are_validated_with_their_key_path(
+    paths: Paths, data: dict[str, Any], message: str
+) -> None:
+    write(Path("gateway.config.json"), data)
+    with pytest.raises(ConfigError) as err:
+        load_config(env={}, paths=paths)
+    assert str(err.value).startswith("gateway.config.json: "), str(err.value)
+    assert message in str(err.value)

@@ -1,0 +1,144 @@
+"""Cheap facts about a request that routing decisions rest on.
+
+Owns: the token estimate (chars/4 over system, messages and tool schemas, summed from string
+lengths instead of serialising the request), the "latest turn" (the messages after the last
+assistant message), and whether a request carries tools, tool results, images or thinking.
+Does not decide anything: ``classify`` and ``policy`` do. Pure; the only state is a bounded
+cache of per-tool schema sizes (tool lists repeat verbatim on every turn of a session).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from ..core.ir import (
+    DocumentPart,
+    GatewayRequest,
+    ImagePart,
+    Message,
+    OpaquePart,
+    Part,
+    ReasoningPart,
+    TextPart,
+    ToolCallPart,
+    ToolResultPart,
+    ToolSpec,
+)
+from ..tokens import CHARS_PER_TOKEN
+
+# An image costs at most ~1 600 tokens on Anthropic (1.15 megapixels / 750); count the ceiling.
+IMAGE_TOKENS = 1_600
+_IMAGE_CHARS = IMAGE_TOKENS * CHARS_PER_TOKEN
+# Opaque blocks (server-tool results, …) are counted at their serialised size up to this cap.
+_OPAQUE_CAP = 20_000
+_SCHEMA_CACHE_MAX = 4_096
+
+
+class _SchemaSizes:
+    """Serialised size of tool schemas keyed by (name, kind, description length, key count)."""
+
+    def __init__(self) -> None:
+        self._sizes: dict[tuple[str, str, int, int], int] = {}
+
+    def size(self, tool: ToolSpec) -> int:
+        key = (tool.name, tool.kind, len(tool.description), len(tool.parameters))
+        hit = self._sizes.get(key)
+        if hit is not None:
+            return hit
+        if tool.raw is not None:
+            size = len(json.dumps(tool.raw, ensure_ascii=False, separators=(",", ":")))
+        else:
+            params = json.dumps(tool.parameters, ensure_ascii=False, separators=(",", ":"))
+            size = 40 + len(tool.name) + len(tool.description) + len(params)
+        if len(self._sizes) >= _SCHEMA_CACHE_MAX:
+            self._sizes.clear()
+        self._sizes[key] = size
+        return size
+
+
+_SCHEMAS = _SchemaSizes()
+
+
+def part_chars(part: Part) -> int:
+    """Approximate serialised size of one content part, in characters."""
+    if isinstance(part, TextPart):
+        return len(part.text)
+    if isinstance(part, ToolResultPart):
+        return 32 + sum(part_chars(p) for p in part.content)
+    if isinstance(part, ToolCallPart):
+        args = part.arguments
+        return 32 + len(part.name) + (len(json.dumps(args, separators=(",", ":"))) if args else 2)
+    if isinstance(part, ReasoningPart):
+        return len(part.text) + len(part.redacted or "")
+    if isinstance(part, ImagePart):
+        return _IMAGE_CHARS
+    if isinstance(part, DocumentPart):
+        # base64 inflates 4/3; plain-text documents are counted as they are.
+        data = part.data or ""
+        return len(data) * 3 // 4 if part.media_type == "application/pdf" else len(data)
+    if isinstance(part, OpaquePart):
+        return min(_OPAQUE_CAP, len(json.dumps(part.data, separators=(",", ":"), default=str)))
+    return 0
+
+
+def estimate_tokens(req: GatewayRequest) -> int:
+    """chars/4 over system text, every message part and every tool schema (rounded up)."""
+    chars = sum(len(t.text) for t in req.system)
+    for message in req.messages:
+        chars += 8
+        for part in message.parts:
+            chars += part_chars(part)
+    for tool in req.tools:
+        chars += _SCHEMAS.size(tool)
+    return -(-chars // CHARS_PER_TOKEN)
+
+
+def latest_turn(messages: Sequence[Message]) -> Sequence[Message]:
+    """The messages after the last assistant message (the whole list when there is none)."""
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "assistant":
+            return messages[i + 1 :]
+    return messages
+
+
+def last_user_message(messages: Sequence[Message]) -> Message | None:
+    for i in range(len(messages) - 1, -1, -1):
+        if messages[i].role == "user":
+            return messages[i]
+    return None
+
+
+def has_tool_result(message: Message | None) -> bool:
+    return message is not None and any(isinstance(p, ToolResultPart) for p in message.parts)
+
+
+def carries_tools(req: GatewayRequest) -> bool:
+    """Tools offered, or any tool call / tool result anywhere in the history.
+
+    A history with tool traffic needs a target that speaks tool messages faithfully even when
+    the current turn offers no tools.
+    """
+    if req.tools:
+        return True
+    return any(isinstance(p, ToolCallPart | ToolResultPart) for m in req.messages for p in m.parts)
+
+
+def has_images(req: GatewayRequest) -> bool:
+    for message in req.messages:
+        for part in message.parts:
+            if isinstance(part, ImagePart):
+                return True
+            if isinstance(part, ToolResultPart) and any(isinstance(p, ImagePart) for p in part.content):
+                return True
+    return False
+
+
+def wants_thinking(req: GatewayRequest) -> bool:
+    return req.thinking is not None and req.thinking.enabled
+
+
+def text_of(message: Message) -> str:
+    """The text parts of one message joined by newlines (tool results excluded)."""
+    texts = [p.text for p in message.parts if isinstance(p, TextPart)]
+    return texts[0] if len(texts) == 1 else "\n".join(texts)

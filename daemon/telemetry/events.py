@@ -1,0 +1,121 @@
+"""The telemetry event: one ``GatewayRequestEvent`` per request the gateway answers.
+
+Owns the event's fields and their column mapping (``to_row``/``COLUMNS``). Does not store
+(``store``/``writer``) or query (``queries``). Pure.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
+
+ClientKind = Literal["claude-code", "codex", "sdk", "unknown"]
+EventStatus = Literal["ok", "error", "client_closed"]
+
+
+@dataclass(frozen=True, slots=True)
+class FallbackAttempt:
+    """One candidate tried for a request, in order."""
+
+    provider: str
+    model: str
+    # "ok", "error", "skipped" (breaker open / not configured)
+    status: str
+    # The error class (``GatewayError.kind``) for a failed attempt.
+    error: str | None = None
+
+
+def new_event_id() -> str:
+    """Time-ordered unique id: 12 hex digits of milliseconds + 20 random hex digits."""
+    return f"{int(time.time() * 1000):012x}{uuid.uuid4().hex[:20]}"
+
+
+@dataclass(slots=True, kw_only=True)
+class GatewayRequestEvent:
+    id: str = field(default_factory=new_event_id)
+    ts: float = field(default_factory=time.time)
+    client: ClientKind = "unknown"
+    protocol: str = "anthropic"
+    session_id: str | None = None
+    repo: str | None = None
+    branch: str | None = None
+    route_class: str | None = None
+    confidence: float | None = None
+    signals: dict[str, Any] = field(default_factory=dict)
+    mode: str = "shadow"
+    requested_provider: str | None = None
+    requested_model: str | None = None
+    selected_provider: str | None = None
+    selected_model: str | None = None
+    would_provider: str | None = None
+    would_model: str | None = None
+    fallback_chain: list[FallbackAttempt] = field(default_factory=list)
+    status: EventStatus = "ok"
+    http_status: int | None = None
+    error_class: str | None = None
+    # Redacted before it is written.
+    error_message: str | None = None
+    stream: bool = False
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    usage_estimated: bool = False
+    cost_usd: float | None = None
+    would_cost_usd: float | None = None
+    savings_usd: float | None = None
+    # True when a price was uncertain/unknown or tokens estimated (UI: "estimated").
+    cost_estimated: bool = False
+    latency_ms: float | None = None
+    ttfb_ms: float | None = None
+    # "hit" / "write" / "miss" / None (from cache read/write tokens).
+    cache_status: str | None = None
+    # None unless telemetry.store_prompts is on; redacted before it is written.
+    prompt: str | None = None
+
+
+_JSON_FIELDS = frozenset({"signals", "fallback_chain"})
+_BOOL_FIELDS = frozenset({"stream", "usage_estimated", "cost_estimated"})
+COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(GatewayRequestEvent))
+
+
+def _json(value: object) -> str:
+    if isinstance(value, list):
+        value = [asdict(v) if isinstance(v, FallbackAttempt) else v for v in value]
+    return json.dumps(value, separators=(",", ":"), default=str)
+
+
+def to_row(event: GatewayRequestEvent) -> tuple[object, ...]:
+    """The event as a tuple in ``COLUMNS`` order (JSON text for signals/fallback_chain)."""
+    row: list[object] = []
+    for name in COLUMNS:
+        value = getattr(event, name)
+        if name in _JSON_FIELDS:
+            value = _json(value)
+        elif name in _BOOL_FIELDS:
+            value = int(bool(value))
+        row.append(value)
+    return tuple(row)
+
+
+def from_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A stored row as a JSON-ready dict (JSON columns parsed, booleans restored)."""
+    out = dict(row)
+    for name in _JSON_FIELDS:
+        if isinstance(out.get(name), str):
+            out[name] = json.loads(out[name])
+    for name in _BOOL_FIELDS:
+        if name in out and out[name] is not None:
+            out[name] = bool(out[name])
+    return out
+
+
+def cache_status(cache_read_tokens: int, cache_write_tokens: int) -> str:
+    """ "hit" when anything was read from cache, "write" when only written, else "miss"."""
+    if cache_read_tokens > 0:
+        return "hit"
+    return "write" if cache_write_tokens > 0 else "miss"

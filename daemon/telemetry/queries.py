@@ -1,0 +1,161 @@
+"""Read-side telemetry queries for /events/recent, /metrics, /shadow/stats and ``stats``.
+
+Every call opens its own short-lived read connection and closes it, so it is safe from any
+thread (call it via ``asyncio.to_thread`` from the event loop). A missing database reads as
+empty. Days are local-time calendar days. Does not write.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+from .events import from_row
+from .store import connect
+
+GroupBy = Literal["provider", "model", "route_class", "client", "day"]
+_GROUP_SQL: dict[str, str] = {
+    "provider": "COALESCE(selected_provider, requested_provider)",
+    "model": (
+        "COALESCE(selected_provider, requested_provider) || '/' || COALESCE(selected_model, requested_model)"
+    ),
+    "route_class": "route_class",
+    "client": "client",
+    "day": "strftime('%Y-%m-%d', ts, 'unixepoch', 'localtime')",
+}
+_SUMS = """
+    COUNT(*) AS requests,
+    COALESCE(SUM(input_tokens), 0) AS input_tokens,
+    COALESCE(SUM(output_tokens), 0) AS output_tokens,
+    COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
+    COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
+    COALESCE(SUM(cost_usd), 0.0) AS cost_usd,
+    COALESCE(SUM(would_cost_usd), 0.0) AS would_cost_usd,
+    COALESCE(SUM(savings_usd), 0.0) AS savings_usd,
+    COALESCE(SUM(CASE WHEN status != 'ok' THEN 1 ELSE 0 END), 0) AS errors
+"""
+
+
+@contextmanager
+def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
+    if not path.exists():
+        yield None
+        return
+    conn = connect(path, readonly=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        yield conn
+    finally:
+        conn.close()
+
+
+def _has_events(conn: sqlite3.Connection) -> bool:
+    row = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+    return row is not None
+
+
+def recent(
+    path: Path,
+    *,
+    limit: int = 50,
+    offset: int = 0,
+    client: str | None = None,
+    provider: str | None = None,
+    route_class: str | None = None,
+    status: str | None = None,
+    since: float | None = None,
+) -> list[dict[str, Any]]:
+    """Newest first. ``provider`` matches the provider that served the request."""
+    where: list[str] = []
+    args: list[object] = []
+    for column, value in (
+        ("client", client),
+        ("selected_provider", provider),
+        ("route_class", route_class),
+        ("status", status),
+    ):
+        if value is not None:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if since is not None:
+        where.append("ts >= ?")
+        args.append(since)
+    sql = "SELECT * FROM events"
+    if where:
+        sql += " WHERE " + " AND ".join(where)
+    sql += " ORDER BY ts DESC, id DESC LIMIT ? OFFSET ?"
+    args += [max(0, min(limit, 1000)), max(0, offset)]
+    with _reader(path) as conn:
+        if conn is None or not _has_events(conn):
+            return []
+        return [from_row(dict(row)) for row in conn.execute(sql, args)]
+
+
+def aggregates(path: Path, by: GroupBy, *, since: float | None = None) -> list[dict[str, Any]]:
+    """Sums per group (``key``), biggest cost first (days: oldest first)."""
+    if by not in _GROUP_SQL:
+        raise ValueError(f"cannot group by {by!r} (choose from {', '.join(_GROUP_SQL)})")
+    order = "key" if by == "day" else "cost_usd DESC, requests DESC, key"
+    sql = f"SELECT {_GROUP_SQL[by]} AS key, {_SUMS} FROM events WHERE ts >= ? GROUP BY key ORDER BY {order}"
+    with _reader(path) as conn:
+        if conn is None or not _has_events(conn):
+            return []
+        return [dict(row) for row in conn.execute(sql, (since or 0.0,))]
+
+
+_SUMS_KEYS = (
+    "requests",
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cost_usd",
+    "would_cost_usd",
+    "savings_usd",
+    "errors",
+)
+
+
+def totals(path: Path, *, since: float | None = None) -> dict[str, Any]:
+    """Sums over every event since ``since`` (zeros for an empty or missing database)."""
+    with _reader(path) as conn:
+        if conn is None or not _has_events(conn):
+            return dict.fromkeys(_SUMS_KEYS, 0)
+        row = conn.execute(f"SELECT {_SUMS} FROM events WHERE ts >= ?", (since or 0.0,)).fetchone()
+        return dict(row)
+
+
+def shadow_stats(path: Path, *, since: float | None = None) -> list[dict[str, Any]]:
+    """Per route class over shadow-mode events: count, would-route counts, projected savings,
+    mean confidence."""
+    with _reader(path) as conn:
+        if conn is None or not _has_events(conn):
+            return []
+        classes = conn.execute(
+            "SELECT route_class, COUNT(*) AS count, COALESCE(SUM(savings_usd), 0.0) AS projected_savings_usd,"
+            " AVG(confidence) AS mean_confidence FROM events WHERE mode = 'shadow' AND ts >= ?"
+            " GROUP BY route_class ORDER BY count DESC, route_class",
+            (since or 0.0,),
+        ).fetchall()
+        routes = conn.execute(
+            "SELECT route_class, would_provider || '/' || would_model AS target, COUNT(*) AS n FROM events"
+            " WHERE mode = 'shadow' AND ts >= ? AND would_provider IS NOT NULL"
+            " GROUP BY route_class, target ORDER BY n DESC, target",
+            (since or 0.0,),
+        ).fetchall()
+    would: dict[str | None, dict[str, int]] = {}
+    for row in routes:
+        would.setdefault(row["route_class"], {})[row["target"]] = row["n"]
+    return [
+        {
+            "route_class": row["route_class"],
+            "count": row["count"],
+            "would_route": would.get(row["route_class"], {}),
+            "projected_savings_usd": row["projected_savings_usd"],
+            "mean_confidence": row["mean_confidence"],
+        }
+        for row in classes
+    ]

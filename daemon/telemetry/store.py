@@ -1,0 +1,64 @@
+"""The SQLite telemetry database: where it lives, how it is opened, inserts and pruning.
+
+Owns the path rule (``<data_dir>/telemetry.sqlite``, or the config's ``telemetry.db_path``, which
+accepts the seed's ``.stackbilt/gateway/*.sqlite`` paths), connection settings (WAL,
+``synchronous=NORMAL``, busy timeout), batch inserts and retention pruning. Connections are
+opened by their user thread: the writer thread owns the only write connection; readers open
+their own (``queries``). Redaction is applied by the writer before rows get here.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from pathlib import Path
+
+from .events import COLUMNS, GatewayRequestEvent, to_row
+from .migrations import migrate
+
+DB_NAME = "telemetry.sqlite"
+DAY = 86_400.0
+_INSERT = f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) VALUES ({', '.join('?' * len(COLUMNS))})"
+
+
+def db_path(data_dir: Path, override: Path | None = None) -> Path:
+    """The telemetry database file (an override relative to nothing is taken as given)."""
+    return override if override is not None else data_dir / DB_NAME
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open ``path`` with the gateway's settings (creates the parent folder for writers)."""
+    if not readonly:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=5.0, check_same_thread=True)
+    conn.execute("PRAGMA busy_timeout = 5000")
+    if not readonly:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def open_db(path: Path) -> sqlite3.Connection:
+    """A write connection with every migration applied."""
+    conn = connect(path)
+    try:
+        migrate(conn)
+    except BaseException:
+        conn.close()
+        raise
+    return conn
+
+
+def insert_events(conn: sqlite3.Connection, events: Iterable[GatewayRequestEvent]) -> int:
+    rows = [to_row(e) for e in events]
+    if rows:
+        with conn:
+            conn.executemany(_INSERT, rows)
+    return len(rows)
+
+
+def prune(conn: sqlite3.Connection, *, retention_days: int, now: float) -> int:
+    """Delete events older than ``retention_days``; return how many went."""
+    with conn:
+        cur = conn.execute("DELETE FROM events WHERE ts < ?", (now - retention_days * DAY,))
+    return cur.rowcount

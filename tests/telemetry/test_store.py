@@ -1,0 +1,208 @@
+"""The SQLite store: migrations, final schema, restart, pruning, and the writer thread."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+from stackbilt_gateway.daemon.telemetry import EventWriter, FallbackAttempt, GatewayRequestEvent
+from stackbilt_gateway.daemon.telemetry.events import COLUMNS
+from stackbilt_gateway.daemon.telemetry.migrations import MIGRATIONS, applied, migrate
+from stackbilt_gateway.daemon.telemetry.queries import recent
+from stackbilt_gateway.daemon.telemetry.store import DAY, db_path, insert_events, open_db, prune
+
+EXPECTED_COLUMNS = [
+    ("id", "TEXT"),
+    ("ts", "REAL"),
+    ("client", "TEXT"),
+    ("protocol", "TEXT"),
+    ("session_id", "TEXT"),
+    ("repo", "TEXT"),
+    ("branch", "TEXT"),
+    ("route_class", "TEXT"),
+    ("confidence", "REAL"),
+    ("signals", "TEXT"),
+    ("mode", "TEXT"),
+    ("requested_provider", "TEXT"),
+    ("requested_model", "TEXT"),
+    ("selected_provider", "TEXT"),
+    ("selected_model", "TEXT"),
+    ("would_provider", "TEXT"),
+    ("would_model", "TEXT"),
+    ("fallback_chain", "TEXT"),
+    ("status", "TEXT"),
+    ("http_status", "INTEGER"),
+    ("error_class", "TEXT"),
+    ("error_message", "TEXT"),
+    ("stream", "INTEGER"),
+    ("input_tokens", "INTEGER"),
+    ("output_tokens", "INTEGER"),
+    ("cache_read_tokens", "INTEGER"),
+    ("cache_write_tokens", "INTEGER"),
+    ("reasoning_tokens", "INTEGER"),
+    ("usage_estimated", "INTEGER"),
+    ("cost_usd", "REAL"),
+    ("would_cost_usd", "REAL"),
+    ("savings_usd", "REAL"),
+    ("latency_ms", "REAL"),
+    ("ttfb_ms", "REAL"),
+    ("cache_status", "TEXT"),
+    ("prompt", "TEXT"),
+    ("cost_estimated", "INTEGER"),
+]
+
+
+def test_migrations_produce_the_final_schema(tmp_path: Path) -> None:
+    conn = open_db(tmp_path / "t.sqlite")
+    try:
+        info = [(row[1], row[2]) for row in conn.execute("PRAGMA table_info(events)")]
+        assert info == EXPECTED_COLUMNS
+        assert sorted(c for c, _ in info) == sorted(COLUMNS)  # every event field has a column
+        indexes = {row[1] for row in conn.execute("PRAGMA index_list(events)")}
+        assert {"events_ts", "events_session", "events_class_ts"} <= indexes
+        assert applied(conn) == [m.__name__ for m in MIGRATIONS]
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
+        assert migrate(conn) == []  # idempotent
+    finally:
+        conn.close()
+
+
+def test_migrations_resume_from_a_partial_database(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "t.sqlite")
+    try:
+        assert migrate(conn, MIGRATIONS[:1]) == ["m001_events"]
+        assert migrate(conn) == ["m002_event_indexes", "m003_cost_estimated"]
+    finally:
+        conn.close()
+
+
+def test_a_restart_keeps_the_events(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite"
+    writer = EventWriter(path)
+    writer.start()
+    writer.emit(
+        GatewayRequestEvent(id="a", client="codex", fallback_chain=[FallbackAttempt("groq", "m", "ok")])
+    )
+    writer.close()
+    writer = EventWriter(path)
+    writer.start()
+    writer.emit(GatewayRequestEvent(id="b"))
+    writer.close()
+    rows = recent(path)
+    assert [r["id"] for r in rows] == ["b", "a"] or {r["id"] for r in rows} == {"a", "b"}
+    first = next(r for r in rows if r["id"] == "a")
+    assert first["client"] == "codex"
+    assert first["fallback_chain"] == [{"provider": "groq", "model": "m", "status": "ok", "error": None}]
+    assert first["stream"] is False
+
+
+def test_emit_never_blocks_and_counts_drops_when_the_writer_stalls(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite"
+    writer = EventWriter(path, maxsize=5)  # not started: a stalled writer
+    started = time.perf_counter()
+    for i in range(50):
+        writer.emit(GatewayRequestEvent(id=f"e{i:02d}"))
+    assert time.perf_counter() - started < 0.5
+    assert writer.dropped == 45 and writer.pending == 5
+    writer.close()  # starts, drains, stops
+    assert sorted(r["id"] for r in recent(path)) == [f"e{i:02d}" for i in range(5)]
+    writer.emit(GatewayRequestEvent(id="late"))  # after close: dropped, not blocking
+    assert writer.dropped == 46
+
+
+def test_events_emitted_before_close_are_on_disk_after_close(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite"
+    writer = EventWriter(path, batch_size=7)
+    writer.start()
+    for i in range(100):
+        writer.emit(GatewayRequestEvent(id=f"e{i:03d}"))
+    writer.close()
+    assert writer.written == 100 and writer.dropped == 0
+    assert len(recent(path, limit=1000)) == 100
+
+
+def test_flush_waits_for_the_queue(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite"
+    writer = EventWriter(path)
+    writer.start()
+    try:
+        writer.emit(GatewayRequestEvent(id="x"))
+        assert writer.flush(5)
+        assert [r["id"] for r in recent(path)] == ["x"]
+    finally:
+        writer.close()
+
+
+def test_prompts_are_dropped_unless_opted_in_and_redacted_when_stored(tmp_path: Path) -> None:
+    secret = "my key is sk-ant-api03-AAAAAAAAAAAAAAAAAAAA please"
+    event = GatewayRequestEvent(id="p", prompt=secret, error_message="401: Bearer abcdefgh12345678 rejected")
+    off = EventWriter(tmp_path / "off.sqlite")
+    off.emit(event)
+    off.close()
+    row = recent(tmp_path / "off.sqlite")[0]
+    assert row["prompt"] is None
+    assert row["error_message"] == "401: Bearer *** rejected"
+    on = EventWriter(tmp_path / "on.sqlite", store_prompts=True)
+    on.emit(event)
+    on.close()
+    assert recent(tmp_path / "on.sqlite")[0]["prompt"] == "my key is sk-ant-*** please"
+
+
+def test_retention_prunes_on_start(tmp_path: Path) -> None:
+    path = tmp_path / "t.sqlite"
+    now = 1_800_000_000.0
+    conn = open_db(path)
+    try:
+        insert_events(
+            conn,
+            [
+                GatewayRequestEvent(id="old", ts=now - 91 * DAY),
+                GatewayRequestEvent(id="edge", ts=now - 89 * DAY),
+                GatewayRequestEvent(id="new", ts=now),
+            ],
+        )
+    finally:
+        conn.close()
+    writer = EventWriter(path, retention_days=90, clock=lambda: now)
+    writer.start()
+    writer.close()
+    assert writer.pruned == 1
+    assert sorted(r["id"] for r in recent(path)) == ["edge", "new"]
+
+
+def test_prune_helper(tmp_path: Path) -> None:
+    conn = open_db(tmp_path / "t.sqlite")
+    try:
+        insert_events(conn, [GatewayRequestEvent(id=str(i), ts=i * DAY) for i in range(10)])
+        assert prune(conn, retention_days=3, now=10 * DAY) == 7
+    finally:
+        conn.close()
+
+
+def test_an_unwritable_database_disables_telemetry_without_raising(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    writer = EventWriter(blocker / "t.sqlite")
+    writer.start()
+    writer.emit(GatewayRequestEvent())
+    writer.close()
+    assert writer.error is not None and writer.written == 0
+
+
+def test_db_path_override(tmp_path: Path) -> None:
+    assert db_path(tmp_path) == tmp_path / "telemetry.sqlite"
+    seed = tmp_path / ".stackbilt" / "gateway" / "events.sqlite"
+    assert db_path(tmp_path, seed) == seed
+    writer = EventWriter(seed)
+    writer.emit(GatewayRequestEvent(id="s"))
+    writer.close()
+    assert seed.exists() and recent(seed)[0]["id"] == "s"
+
+
+@pytest.mark.parametrize("missing", ["nothing-here.sqlite"])
+def test_queries_on_a_missing_database_are_empty(tmp_path: Path, missing: str) -> None:
+    assert recent(tmp_path / missing) == []
