@@ -22,7 +22,7 @@ need ip "apt-get install iproute2"
 if [ ! -x .venv/bin/python ]; then
   "${PYTHON:-python3}" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test]'
+.venv/bin/python -m pip install -q --disable-pip-version-check -e '.[test,desktop]'
 
 installed_version() { node -p "require('./$NPM_DIR/node_modules/$1/package.json').version" 2>/dev/null || true; }
 if [ "$(installed_version @anthropic-ai/claude-code)" != "$CLAUDE_VERSION" ] || [ "$(installed_version @openai/codex)" != "$CODEX_VERSION" ]; then
