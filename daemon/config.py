@@ -80,6 +80,8 @@ class Config:
     # Client model name -> "provider/model" (applies before prefix rules).
     model_map: dict[str, str] = field(default_factory=dict)
     log_level: str = "info"
+    # Routing mode on a first run; afterwards the last switch (persisted) wins.
+    mode: str = "shadow"
     # Seconds the daemon waits for in-flight streams on shutdown.
     graceful_timeout: float = 60.0
     routing: RoutingSettings = field(default_factory=RoutingSettings)
@@ -214,6 +216,12 @@ def _log_level(value: object, text: bool) -> object:
     return value.strip().lower()
 
 
+def _mode(value: object, text: bool) -> object:
+    if value not in ("shadow", "live"):
+        raise _Invalid('"shadow" or "live"')
+    return value
+
+
 def _fraction(value: object, text: bool) -> object:
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
         raise _Invalid("a number from 0 to 1")
@@ -251,6 +259,7 @@ _TOP: dict[str, Validator] = {
     "allowed_hosts": _host_list,
     "max_body_bytes": _int_between(1024, None),
     "log_level": _log_level,
+    "mode": _mode,
     "graceful_timeout": _seconds(allow_zero=True),
 }
 _TIMEOUTS: dict[str, Validator] = {
@@ -529,6 +538,7 @@ def load_config(
         providers={name: ProviderSettings(**raw) for name, raw in values.get("providers", {}).items()},
         model_map=dict(values.get("model_map", {})),
         log_level=values.get("log_level", defaults.log_level),
+        mode=values.get("mode", defaults.mode),
         graceful_timeout=values.get("graceful_timeout", defaults.graceful_timeout),
         routing=RoutingSettings(**values.get("routing", {})),
         routes=dict(values.get("routes", {})),

@@ -1,7 +1,9 @@
-"""The request pipeline: parse → resolve → execute (pass-through or translated).
+"""The request pipeline: parse → resolve → classify and plan → execute with fallback → record.
 
 Composes the client adapters, routing and executors for every client protocol; the HTTP
-blueprints stay thin. Routing policy, classification and telemetry plug in here.
+blueprints stay thin. In shadow mode the plan serves the requested route and only records
+what live routing would have done; in live mode it serves the plan. A failed candidate falls
+back to the next one only before any byte reached the client, and every attempt is recorded.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .adapters.anthropic_request import parse_request
-from .adapters.renderers import RENDERERS
+from .adapters.renderers import RENDERERS, ClientRenderer
 from .adapters.responses_request import parse_responses_request
 from .core.errors import GatewayError, InvalidRequest, NoProviderAvailable
 from .core.ir import GatewayRequest
@@ -21,7 +23,9 @@ from .execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
 from .execute.translated import translated
 from .http.state import GatewayState
 from .providers.chat_parse import parse_chat_request
+from .routing.attribution import client_kind, header_map, repo_and_branch, session_id
 from .routing.resolve import Target, resolve_model
+from .telemetry.events import FallbackAttempt
 
 PARSERS: dict[str, Callable[[dict[str, Any]], GatewayRequest]] = {
     "anthropic": parse_request,
@@ -56,6 +60,45 @@ def check_loop(st: GatewayState, target: Target) -> None:
         raise NoProviderAvailable(reason, provider=target.spec.name)
 
 
+async def _attempt(
+    st: GatewayState,
+    *,
+    protocol: str,
+    target: Target,
+    request: GatewayRequest,
+    parsed: dict[str, Any],
+    raw: bytes,
+    query: str,
+    headers: list[tuple[str, str]],
+    credential: ClientCredential | None,
+    renderer: ClientRenderer,
+    record: RequestRecord,
+    max_tokens: int | None,
+) -> Outcome:
+    check_loop(st, target)
+    record.provider, record.upstream_model = target.spec.name, target.model
+    record.translated = protocol not in target.spec.wires
+    key = await st.keys.aget(target.spec)
+    if not record.translated:
+        call = PassthroughCall(
+            target, PASS_WIRES[protocol], headers, raw, parsed, query, max_tokens=max_tokens
+        )
+        return await passthrough(
+            st.upstream,
+            call,
+            provider_key=key,
+            client_credential=credential,
+            renderer=renderer,
+            request=request,
+            record=record,
+        )
+    if max_tokens is not None and (request.max_tokens is None or request.max_tokens > max_tokens):
+        request.max_tokens = max_tokens
+    return await translated(
+        st.upstream, target=target, request=request, provider_key=key, renderer=renderer, record=record
+    )
+
+
 async def serve(
     st: GatewayState,
     *,
@@ -67,29 +110,68 @@ async def serve(
     record: RequestRecord,
 ) -> Outcome:
     renderer = RENDERERS[protocol]
+    ctx = record.context
+    hmap = header_map(headers)
+    ctx["client"] = client_kind(hmap)
+    ctx["session"] = session_id(hmap)
+    ctx["repo"], ctx["branch"] = repo_and_branch(hmap)
+    ctx["mode"] = st.mode.mode
+    chain: list[FallbackAttempt] = ctx.setdefault("chain", [])
+    record.on_finish = st.recorder
     try:
         parsed = parse_json_body(raw)
         request = PARSERS[protocol](parsed)
         record.client_model, record.stream = request.model, request.stream
-        target = resolve_model(request.model, st.config, st.env)
-        record.provider, record.upstream_model = target.spec.name, target.model
-        check_loop(st, target)
-        key = await st.keys.aget(target.spec)
-        if protocol in target.spec.wires:
-            call = PassthroughCall(target, PASS_WIRES[protocol], headers, raw, parsed, query)
-            return await passthrough(
-                st.upstream,
-                call,
-                provider_key=key,
-                client_credential=credential,
-                renderer=renderer,
-                request=request,
-                record=record,
-            )
-        record.translated = True
-        return await translated(
-            st.upstream, target=target, request=request, provider_key=key, renderer=renderer, record=record
+        requested = resolve_model(request.model, st.config, st.env)
+        ctx["requested"] = (requested.spec.name, requested.model)
+        decision, plan = st.router.decide(
+            request, requested, mode=ctx["mode"], client=ctx["client"], session=ctx["session"]
         )
+        ctx["decision"] = decision
+        ctx["plan_reasons"] = list(plan.reasons)
+        if plan.would_route is not None:
+            ctx["would"] = (plan.would_route.provider, plan.would_route.model)
+        candidates = plan.serve or ()
+        for i, cand in enumerate(candidates):
+            last = i == len(candidates) - 1
+            breakers = st.router.breakers
+            if not last and not breakers.allow(cand.provider):
+                chain.append(FallbackAttempt(cand.provider, cand.model, "skipped", "circuit_open"))
+                continue
+            target = st.router.target_for(cand, requested, dict(st.env))
+            try:
+                outcome = await _attempt(
+                    st,
+                    protocol=protocol,
+                    target=target,
+                    request=request,
+                    parsed=parsed,
+                    raw=raw,
+                    query=query,
+                    headers=headers,
+                    credential=credential,
+                    renderer=renderer,
+                    record=record,
+                    max_tokens=cand.max_tokens,
+                )
+            except GatewayError as err:
+                breakers.record(cand.provider, err)
+                chain.append(FallbackAttempt(cand.provider, cand.model, "error", err.kind))
+                if err.retryable and not last:
+                    continue
+                raise
+            breakers.record(cand.provider, outcome.error)
+            if outcome.error is not None:
+                chain.append(FallbackAttempt(cand.provider, cand.model, "error", outcome.error.kind))
+                if outcome.error.retryable and not last:
+                    continue
+                record.finish(outcome.status, outcome.error)
+                return outcome
+            chain.append(FallbackAttempt(cand.provider, cand.model, "ok"))
+            if outcome.stream is None:
+                record.finish(outcome.status)
+            return outcome
+        raise NoProviderAvailable("no provider could serve this request", provider=requested.spec.name)
     except GatewayError as exc:
         record.finish(error=exc)
         raise

@@ -180,6 +180,10 @@ class KeyStore:
 
     async def aget(self, spec: ProviderSpec) -> str | None:
         """``get`` for request handlers: a stale cache entry is refreshed off the event loop."""
+        for var in spec.key_env:  # environment keys need no thread hop (the hot path)
+            value = self._env.get(var, "").strip()
+            if value and not keys_equal(value, self._gateway_key):
+                return value
         if not self._use_keyring or self._fresh(spec.name):
             return self.get(spec)
         return await asyncio.to_thread(self.get, spec)

@@ -14,12 +14,12 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
+from ..daemon.api_client import DaemonApi, Mode, NotAvailable, Summary
 from ..daemon.config import ConfigError, load_config
 from ..daemon.gatewaykey import load_or_create_gateway_key, read_gateway_key
 from ..daemon.lifecycle import DaemonStartFailed, PortInUse, find_daemon, start_background, stop
 from ..daemon.paths import Paths
 from ..installer import autostart
-from .daemon_api import DaemonApi, Mode, NotAvailable, Summary
 from .icons import IconState
 from .platform import open_path
 

@@ -17,10 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
+from ..daemon.api_client import ApiError, DaemonApi
 from ..daemon.gatewaykey import read_gateway_key
 from ..daemon.lifecycle import find_daemon
 from ..daemon.paths import Paths, resolve_paths
-from ..tray.daemon_api import ApiError, DaemonApi
 from ..tray.lock import AlreadyRunning, InstanceLock, is_locked
 from ..tray.platform import graphical_session
 

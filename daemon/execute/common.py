@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..core.errors import GatewayError, NoProviderAvailable
 from ..core.ir import Usage
@@ -63,17 +64,36 @@ class RequestRecord:
     started: float = field(default_factory=time.perf_counter)
     first_byte_ms: float | None = None
     translated: bool = False
+    error_kind: str | None = None
+    # Routing context, filled by the pipeline (see routing.runtime / telemetry.recorder).
+    context: dict[str, Any] = field(default_factory=dict)
+    on_finish: Callable[[RequestRecord], None] | None = None
+    done: bool = False
 
     def mark_first_byte(self) -> None:
         if self.first_byte_ms is None:
             self.first_byte_ms = (time.perf_counter() - self.started) * 1000
 
+    @property
+    def latency_ms(self) -> float:
+        return (time.perf_counter() - self.started) * 1000
+
     def finish(self, status: int | None = None, error: GatewayError | None = None) -> None:
+        """Close the record once: log it and hand it to ``on_finish`` (telemetry)."""
+        if self.done:
+            return
+        self.done = True
         if status is not None:
             self.status = status
         if error is not None:
             self.error = f"{error.kind}: {error.message}"
+            self.error_kind = error.kind
             self.status = self.status if self.status >= 400 else error.status
+        if self.on_finish is not None:
+            try:
+                self.on_finish(self)
+            except Exception:  # telemetry must never break serving
+                log.exception("recording request %s failed", self.request_id)
         u = self.usage
         log.info(
             "%s %s model=%s -> %s/%s%s status=%s ms=%.0f ttfb=%s in=%d cache_r=%d cache_w=%d out=%d%s",
@@ -84,7 +104,7 @@ class RequestRecord:
             self.upstream_model or "-",
             " (translated)" if self.translated else "",
             self.status,
-            (time.perf_counter() - self.started) * 1000,
+            self.latency_ms,
             f"{self.first_byte_ms:.0f}" if self.first_byte_ms is not None else "-",
             u.input_tokens,
             u.cache_read_tokens,
@@ -102,6 +122,8 @@ class Outcome:
     headers: list[tuple[str, str]]
     body: bytes = b""
     stream: AsyncIterator[bytes] | None = None
+    # A relayed upstream error (status >= 400): the pipeline may still fall back.
+    error: GatewayError | None = None
 
 
 def forward_headers(headers: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:

@@ -64,6 +64,8 @@ class PassWire:
     make_tap: Callable[[], Tap]
     body_usage: Callable[[dict[str, Any], Usage], None]
     edit: Callable[[dict[str, Any]], bool] = field(default=_no_edit)
+    # Body fields holding the output limit, in order of preference.
+    max_tokens_fields: tuple[str, ...] = ("max_tokens",)
 
 
 def _copy_usage(src: Usage, into: Usage) -> None:
@@ -83,14 +85,42 @@ PASS_WIRES: dict[str, PassWire] = {
     "anthropic": PassWire(
         "anthropic", "/v1/messages", AnthropicUsageTap, anthropic_body_usage, strip_gateway_thinking
     ),
-    "chat": PassWire("chat", "/chat/completions", ChatUsageTap, _chat_body_usage),
-    "responses": PassWire("responses", "/responses", ResponsesUsageTap, _responses_body_usage),
+    "chat": PassWire(
+        "chat",
+        "/chat/completions",
+        ChatUsageTap,
+        _chat_body_usage,
+        max_tokens_fields=("max_completion_tokens", "max_tokens"),
+    ),
+    "responses": PassWire(
+        "responses",
+        "/responses",
+        ResponsesUsageTap,
+        _responses_body_usage,
+        max_tokens_fields=("max_output_tokens",),
+    ),
 }
 
 
-def upstream_body(raw: bytes, parsed: dict[str, Any], target: Target, wire: PassWire) -> bytes:
+def _clamp(parsed: dict[str, Any], wire: PassWire, limit: int | None) -> bool:
+    if limit is None:
+        return False
+    for name in wire.max_tokens_fields:
+        value = parsed.get(name)
+        if isinstance(value, int) and value > limit:
+            parsed[name] = limit
+            return True
+        if value is not None:
+            return False
+    parsed[wire.max_tokens_fields[0]] = limit
+    return True
+
+
+def upstream_body(
+    raw: bytes, parsed: dict[str, Any], target: Target, wire: PassWire, max_tokens: int | None = None
+) -> bytes:
     """The body to send: the client's bytes, re-serialised only when an edit is needed."""
-    edited = False
+    edited = _clamp(parsed, wire, max_tokens)
     if parsed.get("model") != target.model:
         parsed["model"] = target.model
         edited = True
@@ -148,8 +178,8 @@ async def relay_error(resp: UpstreamResponse, target: Target, record: RequestRec
         provider=target.spec.name,
         upstream_type=etype,
     )
-    record.finish(resp.status, mapped)
-    return Outcome(resp.status, relay_response_headers(resp.headers.multi_items()), body=body)
+    record.status = resp.status
+    return Outcome(resp.status, relay_response_headers(resp.headers.multi_items()), body=body, error=mapped)
 
 
 @dataclass(slots=True)
@@ -161,6 +191,7 @@ class PassthroughCall:
     parsed: dict[str, Any]
     query: str = ""
     path: str | None = None  # overrides wire.path (e.g. count_tokens)
+    max_tokens: int | None = None  # clamp the output limit (routing to a smaller model)
 
 
 async def passthrough(
@@ -178,7 +209,7 @@ async def passthrough(
     url = f"{base}{call.path or wire.path}" + (f"?{call.query}" if call.query else "")
     out_headers = forward_headers(call.headers)
     out_headers += credential_headers(target.spec, provider_key, client_credential)
-    body = upstream_body(call.raw_body, call.parsed, target, wire)
+    body = upstream_body(call.raw_body, call.parsed, target, wire, call.max_tokens)
     resp = await client.open("POST", url, headers=dict(out_headers), content=body, provider=target.spec.name)
     record.mark_first_byte()
     if resp.status >= 400:
@@ -197,7 +228,6 @@ async def passthrough(
             wire.body_usage(parsed, record.usage)
     except ValueError:
         pass
-    record.finish(resp.status)
     return Outcome(resp.status, resp_headers, body=data)
 
 

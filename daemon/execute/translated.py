@@ -66,7 +66,6 @@ async def translated(
         raise codec.error(502, raw, resp.headers, spec.name)
     result = codec.parse(data, model=request.model)
     record.usage = result.usage
-    record.finish(200)
     out = json.dumps(renderer.response(result, request), ensure_ascii=False).encode()
     return Outcome(200, [("content-type", "application/json")], body=out)
 

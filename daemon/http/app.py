@@ -6,6 +6,7 @@ transport) and does no I/O itself; the upstream client opens and closes with the
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 from collections.abc import Mapping
@@ -17,11 +18,17 @@ from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
 from ..config import Config
 from ..core.errors import GatewayError, InternalError, InvalidRequest, NotFound, RequestTooLarge
+from ..mode import ModeStore, parse_mode
+from ..paths import Paths, resolve_paths
 from ..pipeline import new_request_id
 from ..providers.registry import base_url_for, builtin_providers
 from ..providers.upstream import UpstreamClient
+from ..routing.runtime import Router
 from ..secrets import KeyStore
-from . import anthropic_bp, health_bp, openai_bp
+from ..telemetry.recorder import Recorder
+from ..telemetry.store import db_path
+from ..telemetry.writer import EventWriter
+from . import anthropic_bp, control_bp, health_bp, metrics_bp, openai_bp
 from .guard import OPEN_PATHS, authenticate, check_host, check_origin, is_loopback_name
 from .respond import error_response
 from .state import GatewayState
@@ -53,27 +60,68 @@ def create_app(
     keys: KeyStore,
     env: Mapping[str, str] | None = None,
     transport: httpx.AsyncBaseTransport | None = None,
+    paths: Paths | None = None,
+    telemetry: bool = True,
 ) -> Quart:
+    """Build the app. ``telemetry=False`` keeps events out of SQLite (some unit tests)."""
     env = dict(os.environ) if env is None else env
+    paths = paths or resolve_paths()
     app = Quart(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.config["BODY_TIMEOUT"] = 120
     app.config["RESPONSE_TIMEOUT"] = None
+    router = Router.from_config(config)
+    database = db_path(paths.data_dir, config.telemetry.db_path)
+    writer = (
+        EventWriter(
+            database,
+            retention_days=config.telemetry.retention_days,
+            store_prompts=config.telemetry.store_prompts,
+        )
+        if telemetry
+        else None
+    )
     st = GatewayState(
         config=config,
         gateway_key=gateway_key,
         keys=keys,
         env=env,
         upstream=UpstreamClient(config.timeouts, transport),
+        router=router,
+        mode=ModeStore(paths.state_dir / "mode.json", parse_mode(config.mode)),
+        db_path=database,
+        writer=writer,
+        recorder=Recorder(router, writer),
         loops=find_loops(config, env),
     )
     for reason in st.loops.values():
         log.warning("%s", reason)
     app.extensions["stackbilt"] = st
 
+    async def _refresh_configured() -> None:
+        specs = builtin_providers().values()
+        while True:
+            found = set()
+            for spec in specs:
+                if spec.key_optional or spec.auth == "none" or await keys.aget(spec):
+                    found.add(spec.name)
+            router.configured = found
+            await asyncio.sleep(30)
+
+    @app.before_serving
+    async def _start() -> None:
+        if writer is not None:
+            paths.data_dir.mkdir(parents=True, exist_ok=True)
+            writer.start()
+        app.extensions["stackbilt_tasks"] = [asyncio.get_running_loop().create_task(_refresh_configured())]
+
     @app.after_serving
-    async def _close_upstream() -> None:
+    async def _stop() -> None:
+        for task in app.extensions.get("stackbilt_tasks", []):
+            task.cancel()
         await st.upstream.aclose()
+        if writer is not None:
+            await asyncio.to_thread(writer.close)
 
     @app.before_request
     async def _guard() -> None:
@@ -117,4 +165,6 @@ def create_app(
     app.register_blueprint(health_bp.bp)
     app.register_blueprint(anthropic_bp.bp)
     app.register_blueprint(openai_bp.bp)
+    app.register_blueprint(control_bp.bp)
+    app.register_blueprint(metrics_bp.bp)
     return app

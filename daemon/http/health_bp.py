@@ -25,6 +25,8 @@ async def health() -> Response:
             "pid": os.getpid(),
             "port": st.config.port,
             "uptime_s": round(time.time() - STARTED, 1),
+            "mode": st.mode.mode,
+            "degraded": any(b["state"] == "open" for b in st.router.breakers.snapshot().values()),
         }
     )
 

@@ -1,15 +1,20 @@
-"""The per-app runtime state shared by blueprints (config, keys, the upstream client)."""
+"""The per-app runtime state shared by blueprints (config, keys, router, telemetry, mode)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
 from quart import current_app
 
 from ..config import Config
+from ..mode import ModeStore
 from ..providers.upstream import UpstreamClient
+from ..routing.runtime import Router
+from ..telemetry.recorder import Recorder
+from ..telemetry.writer import EventWriter
 
 if TYPE_CHECKING:
     from ..secrets import KeyStore
@@ -22,6 +27,11 @@ class GatewayState:
     keys: KeyStore
     env: Mapping[str, str]
     upstream: UpstreamClient
+    router: Router
+    mode: ModeStore
+    db_path: Path
+    writer: EventWriter | None = None
+    recorder: Recorder | None = None
     # Providers whose base URL points back at the gateway itself: name -> explanation.
     loops: dict[str, str] = field(default_factory=dict)
 

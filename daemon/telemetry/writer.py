@@ -45,9 +45,12 @@ class EventWriter:
         store_prompts: bool = False,
         prune_every: float = DAY,
         clock: Callable[[], float] = time.time,
+        linger: float = 0.1,
     ) -> None:
         self.path = path
         self.batch_size = batch_size
+        # Seconds the writer waits after the first event of a batch for more to arrive.
+        self.linger = linger
         self.retention_days = retention_days
         self.store_prompts = store_prompts
         self.prune_every = prune_every
@@ -135,6 +138,16 @@ class EventWriter:
         except sqlite3.Error as exc:
             log.warning("telemetry: pruning failed: %s", exc)
 
+    def _next_for_batch(self, *, deadline: float, flushing: bool) -> object | None:
+        """The next queued item, waiting until ``deadline`` unless a flush/stop is pending."""
+        try:
+            if flushing:
+                return self._queue.get_nowait()
+            remaining = deadline - time.monotonic()
+            return self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
+        except queue.Empty:
+            return None
+
     def _run(self) -> None:
         try:
             conn = open_db(self.path)
@@ -153,6 +166,8 @@ class EventWriter:
                     item = None
                 batch: list[GatewayRequestEvent] = []
                 markers: list[_Flush] = []
+                # Gather events for a short while: one transaction for many events.
+                linger_until = time.monotonic() + self.linger
                 while item is not None:
                     if item is _STOP:
                         stop = True
@@ -163,10 +178,7 @@ class EventWriter:
                     if len(batch) >= self.batch_size:
                         self._write(conn, batch)
                         batch = []
-                    try:
-                        item = self._queue.get_nowait()
-                    except queue.Empty:
-                        item = None
+                    item = self._next_for_batch(deadline=linger_until, flushing=stop or bool(markers))
                 self._write(conn, batch)
                 for marker in markers:
                     marker.done.set()

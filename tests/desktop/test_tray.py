@@ -17,11 +17,11 @@ from typing import Any
 import psutil
 import pytest
 
+from stackbilt_gateway.daemon.api_client import Summary
 from stackbilt_gateway.daemon.lifecycle import find_daemon
 from stackbilt_gateway.daemon.paths import Paths
 from stackbilt_gateway.installer import autostart
 from stackbilt_gateway.tray.controller import TrayController, TrayState, status_line
-from stackbilt_gateway.tray.daemon_api import Summary
 from stackbilt_gateway.tray.icons import STATES, render_icon
 from stackbilt_gateway.tray.lock import AlreadyRunning, InstanceLock, is_locked
 from stackbilt_gateway.tray.menu import build_menu, keyboard_steps, menu_entries

@@ -7,6 +7,7 @@ import socket
 import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
@@ -30,6 +31,8 @@ class GatewayThread:
     config: Config = field(default_factory=Config)
     gateway_key: str = GATEWAY_KEY
     port: int = 0
+    # The gateway's own home (data, state); a fresh temporary folder when not given.
+    home: Path | None = None
     _loop: asyncio.AbstractEventLoop | None = None
     _stop: asyncio.Event | None = None
     _thread: threading.Thread | None = None

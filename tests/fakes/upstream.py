@@ -46,6 +46,8 @@ class Failure:
     headers: dict[str, str]
     # "before": an HTTP error; "midstream": 200, some events, then a dropped connection.
     mode: str = "before"
+    # Only requests whose path ends with this take the failure (None: any request).
+    path: str | None = None
 
 
 @dataclass
@@ -68,9 +70,10 @@ class FakeUpstream:
         headers: dict[str, str] | None = None,
         times: int = 1,
         mode: str = "before",
+        path: str | None = None,
     ) -> None:
         for _ in range(times):
-            self._failures.append(Failure(status, body, headers or {}, mode))
+            self._failures.append(Failure(status, body, headers or {}, mode, path))
 
     def reset(self) -> None:
         self.requests.clear()
@@ -131,8 +134,11 @@ class FakeUpstream:
         self.requests.append(rec)
         return rec
 
-    def _take_failure(self) -> Failure | None:
-        return self._failures.pop(0) if self._failures else None
+    def _take_failure(self, path: str) -> Failure | None:
+        for i, f in enumerate(self._failures):
+            if f.path is None or path.endswith(f.path):
+                return self._failures.pop(i)
+        return None
 
     @staticmethod
     def _error_response(f: Failure, anthropic: bool) -> web.Response:
@@ -215,14 +221,14 @@ class FakeUpstream:
     # -- Anthropic ------------------------------------------------------------------------
     async def _count_tokens(self, request: web.Request) -> web.Response:
         rec = await self._record(request)
-        f = self._take_failure()
+        f = self._take_failure(request.path)
         if f is not None:
             return self._error_response(f, anthropic=True)
         return web.json_response({"input_tokens": len(rec.raw) // 4 + 1})
 
     async def _anthropic(self, request: web.Request) -> web.StreamResponse:
         rec = await self._record(request)
-        f = self._take_failure()
+        f = self._take_failure(request.path)
         if f is not None and f.mode == "before":
             return self._error_response(f, anthropic=True)
         body = rec.body or {}
@@ -360,7 +366,7 @@ class FakeUpstream:
     # -- Chat Completions -----------------------------------------------------------------
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         rec = await self._record(request)
-        f = self._take_failure()
+        f = self._take_failure(request.path)
         if f is not None and f.mode == "before":
             return self._error_response(f, anthropic=False)
         body = rec.body or {}
@@ -461,7 +467,7 @@ class FakeUpstream:
     # -- OpenAI Responses -----------------------------------------------------------------
     async def _responses(self, request: web.Request) -> web.StreamResponse:
         rec = await self._record(request)
-        f = self._take_failure()
+        f = self._take_failure(request.path)
         if f is not None and f.mode == "before":
             return self._error_response(f, anthropic=False)
         body = rec.body or {}

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from ..daemon.lifecycle import connect_host, url_host
+from .lifecycle import connect_host, url_host
 
 Mode = Literal["shadow", "live"]
 MODES: tuple[Mode, ...] = ("shadow", "live")
@@ -76,6 +77,11 @@ class DaemonApi:
             return json.loads(raw) if raw else {}
         except ValueError:
             raise ApiError(f"{method} {path}: the daemon sent something that is not JSON") from None
+
+    def get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        """An authenticated GET of a read API (``/metrics``, ``/events/recent``, …)."""
+        query = ("?" + urllib.parse.urlencode(params)) if params else ""
+        return self._call("GET", path + query)
 
     def health(self) -> dict[str, Any] | None:
         """``/health`` (open), or None when nothing answers."""

@@ -1,0 +1,102 @@
+"""Turn a finished request record into a ``GatewayRequestEvent`` with its costs and emit it.
+
+Knows the record's routing context keys (set by the pipeline) and the cost model; never
+blocks: the writer's ``emit`` only enqueues.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..costs.savings import SavingsEstimate, estimate_live, estimate_shadow
+from ..execute.common import RequestRecord
+from ..routing.runtime import Router
+from .events import EventStatus, FallbackAttempt, GatewayRequestEvent, cache_status
+from .writer import EventWriter
+
+
+def _savings(record: RequestRecord, router: Router) -> SavingsEstimate | None:
+    ctx = record.context
+    served = (record.provider, record.upstream_model)
+    requested = ctx.get("requested")
+    would = ctx.get("would")
+    if not record.provider or requested is None:
+        return None
+    if ctx.get("mode") == "live" and served != requested:
+        state = router.sessions.get(ctx.get("session"))
+        cached = state.premium_cached_tokens if state else 0
+        return estimate_live(router.prices, served, record.usage, requested, premium_cached_tokens=cached)
+    state = router.sessions.get(ctx.get("session"))
+    sticky = bool(state and would and state.provider == would[0])
+    return estimate_shadow(router.prices, served, record.usage, would, sticky_to_would=sticky)
+
+
+def build_event(record: RequestRecord, router: Router) -> GatewayRequestEvent:
+    ctx: dict[str, Any] = record.context
+    u = record.usage
+    est = _savings(record, router)
+    decision = ctx.get("decision")
+    requested = ctx.get("requested") or (None, None)
+    would = ctx.get("would") or (None, None)
+    ok = record.status < 400 and record.error is None
+    status: EventStatus = "client_closed" if record.status == 499 else ("ok" if ok else "error")
+    return GatewayRequestEvent(
+        id=record.request_id,
+        client=ctx.get("client", "unknown"),
+        protocol=record.protocol,
+        session_id=ctx.get("session"),
+        repo=ctx.get("repo"),
+        branch=ctx.get("branch"),
+        route_class=decision.route_class if decision else None,
+        confidence=decision.confidence if decision else None,
+        signals={**(dict(decision.signals) if decision else {}), "plan_reasons": ctx.get("plan_reasons", [])},
+        mode=ctx.get("mode", "shadow"),
+        requested_provider=requested[0],
+        requested_model=requested[1],
+        selected_provider=record.provider or None,
+        selected_model=record.upstream_model or None,
+        would_provider=would[0],
+        would_model=would[1],
+        fallback_chain=list(ctx.get("chain", [])),
+        status=status,
+        http_status=record.status or None,
+        error_class=record.error_kind,
+        error_message=record.error,
+        stream=record.stream,
+        input_tokens=u.input_tokens,
+        output_tokens=u.output_tokens,
+        cache_read_tokens=u.cache_read_tokens,
+        cache_write_tokens=u.cache_write_tokens,
+        reasoning_tokens=u.reasoning_tokens,
+        usage_estimated=u.estimated,
+        cost_usd=est.actual.total if est and est.actual.priced else None,
+        would_cost_usd=est.counterfactual.total if est and est.counterfactual.priced else None,
+        savings_usd=est.savings if est and est.priced else None,
+        cost_estimated=bool(est and (est.actual.estimated or est.counterfactual.estimated)),
+        latency_ms=round(record.latency_ms, 2),
+        ttfb_ms=round(record.first_byte_ms, 2) if record.first_byte_ms is not None else None,
+        cache_status=cache_status(u.cache_read_tokens, u.cache_write_tokens),
+    )
+
+
+class Recorder:
+    """The pipeline's ``on_finish`` hook: build the event, remember the session, emit."""
+
+    def __init__(self, router: Router, writer: EventWriter | None) -> None:
+        self.router = router
+        self.writer = writer
+
+    def __call__(self, record: RequestRecord) -> None:
+        ctx = record.context
+        event = build_event(record, self.router) if self.writer is not None else None
+        if record.status < 400 and record.provider:
+            requested = ctx.get("requested")
+            premium = None
+            if requested and (record.provider, record.upstream_model) == requested:
+                premium = record.usage.cache_read_tokens + record.usage.cache_write_tokens
+            self.router.sessions.remember(ctx.get("session"), record.provider, premium)
+        if self.writer is not None and event is not None:
+            self.writer.emit(event)
+
+
+__all__ = ["FallbackAttempt", "Recorder", "build_event"]
