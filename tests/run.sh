@@ -31,8 +31,8 @@ if [ "$(installed_version @anthropic-ai/claude-code)" != "$CLAUDE_VERSION" ] || 
     "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" >/dev/null
 fi
 
-.venv/bin/ruff check daemon tray webui installer tests
-.venv/bin/ruff format --check daemon tray webui installer tests
+.venv/bin/ruff check daemon tray webui installer tests bench
+.venv/bin/ruff format --check daemon tray webui installer tests bench
 .venv/bin/mypy
 
 # Loopback-only network namespace (as root: unshare -n; otherwise a user namespace maps us to root).
