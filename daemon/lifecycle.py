@@ -271,4 +271,12 @@ def stop(paths: Paths, *, timeout: float = 30.0) -> bool:
     except psutil.NoSuchProcess:
         pass
     remove_pidfile(paths, pid=info.pid)
+    _reap_started()
     return True
+
+
+def _reap_started() -> None:
+    """Forget daemons started here that have exited (their Popen would warn at exit)."""
+    for started in list(_STARTED):
+        if started.poll() is not None:
+            _STARTED.remove(started)

@@ -16,7 +16,7 @@ from ..execute.common import Outcome, RequestRecord
 from ..execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
 from ..pipeline import check_loop, parse_json_body, serve
 from ..providers.catalog import models_of
-from ..routing.resolve import resolve_model
+from ..routing.resolve import alias_table, resolve_model
 from ..tokens import estimate_request_tokens
 from .respond import outcome_response
 from .state import state
@@ -106,7 +106,7 @@ def _model_info(model_id: str) -> dict[str, str | int]:
 
 def _known_models() -> list[str]:
     st = state()
-    return sorted(set(models_of("anthropic")) | set(st.config.model_map))
+    return sorted(set(models_of("anthropic")) | set(alias_table(st.config)))
 
 
 @bp.get("/v1/models")

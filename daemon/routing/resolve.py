@@ -1,6 +1,7 @@
 """Resolve a client's model name to a provider and upstream model.
 
-Order: the config's ``model_map`` (exact name) > ``<provider>/<model>`` pins (the first path
+Order: aliases — the config's ``model_map`` over the shipped ``ALIASES`` (exact name) >
+``<provider>/<model>`` pins (the first path
 segment is a known provider name) > the providers' model-name prefixes (``claude-`` → Anthropic,
 ``gpt-`` → OpenAI, ``@cf/`` → Cloudflare, …). Anything else is an ``UnknownModel`` error that
 lists what is available. Pure: no I/O.
@@ -14,6 +15,19 @@ from dataclasses import dataclass
 from ..config import Config
 from ..core.errors import UnknownModel
 from ..providers.registry import ProviderSpec, base_url_for, builtin_providers
+
+# Shipped aliases; ``model_map`` entries with the same name replace them.
+ALIASES: dict[str, str] = {
+    "stackbilt-auto": "anthropic/claude-sonnet-5-5",
+    "default-chat": "anthropic/claude-sonnet-5-5",
+    "default-code": "openai/gpt-5.5",
+    "default-fast": "groq/llama-3.1-8b-instant",
+    "default-local": "ollama/qwen2.5-coder",
+}
+
+
+def alias_table(config: Config) -> dict[str, str]:
+    return {**ALIASES, **config.model_map}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +48,9 @@ def _split_pin(name: str, providers: Mapping[str, ProviderSpec]) -> tuple[Provid
 
 def resolve_model(name: str, config: Config, env: Mapping[str, str]) -> Target:
     providers = builtin_providers()
-    pinned = name in config.model_map or _split_pin(name, providers) is not None
-    mapped = config.model_map.get(name, name)
+    aliases = alias_table(config)
+    pinned = name in aliases or _split_pin(name, providers) is not None
+    mapped = aliases.get(name, name)
     pin = _split_pin(mapped, providers)
     if pin is not None:
         spec, model = pin
@@ -49,7 +64,6 @@ def resolve_model(name: str, config: Config, env: Mapping[str, str]) -> Target:
     raise UnknownModel(
         f"model {name!r} is not known to the gateway. Use a Claude model name (claude-…), "
         f"a provider-pinned name such as 'groq/llama-3.3-70b-versatile' "
-        f"(providers: {', '.join(sorted(providers))}), or one of the mapped names: "
-        f"{', '.join(sorted(config.model_map)) or 'none configured'}",
+        f"(providers: {', '.join(sorted(providers))}), or an alias: {', '.join(sorted(aliases))}",
         param="model",
     )
