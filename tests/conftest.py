@@ -30,6 +30,30 @@ TESTS_DIR = Path(__file__).resolve().parent
 DATA_DIR = TESTS_DIR / "data"
 
 
+@pytest.fixture(scope="session", autouse=True)
+def private_user_dirs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """HOME and the XDG directories point at a temporary folder for the whole session, so no
+    process a test starts (a daemon, a client, a keyring) can write to the real user's home."""
+    root = tmp_path_factory.mktemp("user-home")
+    names = {
+        "HOME": root,
+        "XDG_DATA_HOME": root / ".local" / "share",
+        "XDG_CONFIG_HOME": root / ".config",
+        "XDG_STATE_HOME": root / ".local" / "state",
+        "XDG_CACHE_HOME": root / ".cache",
+    }
+    saved = {name: os.environ.get(name) for name in names}
+    for name, path in names.items():
+        path.mkdir(parents=True, exist_ok=True)
+        os.environ[name] = str(path)
+    yield
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     """Point every gateway path at tmp_path and run in a clean working directory."""

@@ -15,7 +15,7 @@ import json
 
 from ..core.ir import JSON, Usage
 from .chat_common import usage_from_chat as _chat_usage
-from .sse import SSEEvent, SSEParser
+from .sse import BlockScanner, SSEEvent, SSEParser
 
 _TERMINAL = ("response.completed", "response.incomplete", "response.failed")
 
@@ -61,43 +61,51 @@ def _error_text(error: object) -> str:
 
 
 class _Tap:
-    """Shared SSE plumbing: bytes in, parsed events to ``_on_event``; garbage is ignored."""
+    """Shared plumbing: raw event blocks in, the few interesting ones parsed; never raises.
+
+    Subclasses say which raw blocks may matter (``_wanted``, a cheap bytes test) and handle the
+    parsed events (``_on_event``); text deltas, the bulk of a stream, are never decoded.
+    """
 
     def __init__(self) -> None:
         self.usage = Usage()
         self.finished = False
         self.error: str | None = None
         self.has_usage = False
-        self._parser = SSEParser(max_event_bytes=8 * 1024 * 1024)
+        self._scanner = BlockScanner(max_event_bytes=8 * 1024 * 1024)
         self._broken = False
 
     def feed(self, chunk: bytes) -> None:
         if self._broken:
             return
         try:
-            events = self._parser.feed(chunk)
-        except Exception:  # an oversized line or anything else: stop observing, never raise
+            blocks = self._scanner.feed(chunk)
+        except Exception:  # an oversized event or anything else: stop observing, never raise
             self._broken = True
             return
-        self._dispatch(events)
+        self._handle(blocks)
 
     def close(self) -> None:
         """End of stream: handles a last event that had no blank line after it."""
-        if self._broken:
-            return
-        try:
-            events = self._parser.flush()
-        except Exception:
-            self._broken = True
-            return
-        self._dispatch(events)
+        if not self._broken:
+            self._handle(self._scanner.flush())
 
-    def _dispatch(self, events: list[SSEEvent]) -> None:
-        for event in events:
-            try:
-                self._on_event(event)
-            except Exception:  # a payload shape we did not foresee must not break the relay
+    def _handle(self, blocks: list[bytes]) -> None:
+        for block in blocks:
+            if not self._wanted(block):
                 continue
+            try:
+                events = SSEParser().feed(block + b"\n\n")
+            except Exception:
+                continue
+            for event in events:
+                try:
+                    self._on_event(event)
+                except Exception:  # a payload shape we did not foresee must not break the relay
+                    continue
+
+    def _wanted(self, block: bytes) -> bool:
+        raise NotImplementedError
 
     def _on_event(self, event: SSEEvent) -> None:
         raise NotImplementedError
@@ -113,6 +121,14 @@ def _json(data: str) -> JSON | None:
 
 class ResponsesUsageTap(_Tap):
     """Observes a Responses SSE stream."""
+
+    def _wanted(self, block: bytes) -> bool:
+        head = block[:120]
+        return (
+            b"response.completed" in head
+            or b"response.incomplete" in head
+            or (b"response.failed" in head or b"error" in head)
+        )
 
     def _on_event(self, event: SSEEvent) -> None:
         payload = _json(event.data)
@@ -139,6 +155,9 @@ class ResponsesUsageTap(_Tap):
 class ChatUsageTap(_Tap):
     """Observes a Chat Completions chunk stream."""
 
+    def _wanted(self, block: bytes) -> bool:
+        return b"[DONE]" in block or b'"usage":{' in block or b'"usage": {' in block or b'"error"' in block
+
     def _on_event(self, event: SSEEvent) -> None:
         if event.data.strip() == "[DONE]":
             self.finished = True
@@ -152,3 +171,51 @@ class ChatUsageTap(_Tap):
         if isinstance(payload.get("usage"), dict):
             self.usage = usage_from_chat(payload["usage"])
             self.has_usage = True
+
+
+def usage_from_anthropic(u: dict[str, object], into: Usage) -> None:
+    """Apply an Anthropic ``usage`` object; later values overwrite (message_delta semantics)."""
+    for src, dst in (
+        ("input_tokens", "input_tokens"),
+        ("output_tokens", "output_tokens"),
+        ("cache_read_input_tokens", "cache_read_tokens"),
+        ("cache_creation_input_tokens", "cache_write_tokens"),
+    ):
+        value = u.get(src)
+        if isinstance(value, int) and not isinstance(value, bool):
+            setattr(into, dst, value)
+    details = u.get("output_tokens_details")
+    if isinstance(details, dict) and isinstance(details.get("thinking_tokens"), int):
+        into.reasoning_tokens = details["thinking_tokens"]
+
+
+class AnthropicUsageTap(_Tap):
+    """Observes an Anthropic Messages stream: usage, stop reason, in-stream errors."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.stop_reason: str | None = None
+
+    def _wanted(self, block: bytes) -> bool:
+        head = block[:48]
+        return b"message_" in head or b"error" in head
+
+    def _on_event(self, event: SSEEvent) -> None:
+        data = _json(event.data)
+        if data is None:
+            return
+        kind = data.get("type") or event.event
+        if kind == "message_start":
+            message = data.get("message")
+            usage_from_anthropic(
+                (message or {}).get("usage") or {} if isinstance(message, dict) else {}, self.usage
+            )
+            self.has_usage = True
+        elif kind == "message_delta":
+            usage_from_anthropic(data.get("usage") or {}, self.usage)
+            delta = data.get("delta")
+            self.stop_reason = delta.get("stop_reason") if isinstance(delta, dict) else None
+        elif kind == "message_stop":
+            self.finished = True
+        elif kind == "error":
+            self.error = _error_text(data.get("error"))

@@ -145,7 +145,7 @@ def test_garbage_never_raises(junk: bytes) -> None:
 
 def test_oversized_line_stops_observing_without_raising() -> None:
     tap = ChatUsageTap()
-    tap._parser.max_event_bytes = 10  # a hostile peer sending one endless line
+    tap._scanner.max_event_bytes = 10  # a hostile peer sending one endless event
     tap.feed(b"data: " + b"x" * 100)
     tap.feed(CHAT_STREAM)
     tap.close()
