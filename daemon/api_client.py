@@ -83,6 +83,10 @@ class DaemonApi:
         query = ("?" + urllib.parse.urlencode(params)) if params else ""
         return self._call("GET", path + query)
 
+    def post(self, path: str, body: Any) -> Any:
+        """An authenticated POST of a JSON body (``/v1/context/compact``, …)."""
+        return self._call("POST", path, body)
+
     def health(self) -> dict[str, Any] | None:
         """``/health`` (open), or None when nothing answers."""
         try:

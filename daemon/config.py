@@ -69,6 +69,35 @@ class TelemetrySettings:
 
 
 @dataclass(frozen=True, slots=True)
+class ResponseCacheSettings:
+    """The exact-match response cache (off by default; docs/caching.md)."""
+
+    enabled: bool = False
+    ttl_seconds: int = 3600
+    max_entries: int = 1000
+    # Total size of the stored responses.
+    max_bytes: int = 50 * 1024 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class CacheSettings:
+    # Mark stable prefixes with cache_control (Anthropic) / set prompt_cache_key (OpenAI) when
+    # the client did not.
+    prefix_markers: bool = True
+    responses: ResponseCacheSettings = field(default_factory=ResponseCacheSettings)
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionSettings:
+    """``POST /v1/context/compact``: which model summarises, and how many chunks at most."""
+
+    # "auto" (the cheapest configured, healthy model with a window of at least 16k tokens) or
+    # "provider/model".
+    model: str = "auto"
+    max_chunks: int = 32
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
     host: str = "127.0.0.1"
     port: int = DEFAULT_PORT
@@ -93,6 +122,8 @@ class Config:
     # "provider/model" -> price fields (costs.prices.PRICE_FIELDS), USD per million tokens.
     prices: dict[str, dict[str, object]] = field(default_factory=dict)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
+    cache: CacheSettings = field(default_factory=CacheSettings)
+    compaction: CompactionSettings = field(default_factory=CompactionSettings)
     # Files that contributed, lowest precedence first (for `status` and error messages).
     sources: tuple[Path, ...] = ()
 
@@ -279,13 +310,41 @@ _TELEMETRY: dict[str, Validator] = {
     "store_prompts": _bool,
     "db_path": _db_path,
 }
-_FLAT_SECTIONS = {"timeouts": _TIMEOUTS, "routing": _ROUTING, "telemetry": _TELEMETRY}
-_SECTIONS = ("timeouts", "providers", "model_map", "routing", "routes", "models", "prices", "telemetry")
+_CACHE: dict[str, Validator] = {
+    "prefix_markers": _bool,
+    "responses.enabled": _bool,
+    "responses.ttl_seconds": _int_between(1, None),
+    "responses.max_entries": _int_between(1, None),
+    "responses.max_bytes": _int_between(1024, None),
+}
+_COMPACTION: dict[str, Validator] = {"max_chunks": _int_between(1, 1000)}
+_FLAT_SECTIONS = {
+    "timeouts": _TIMEOUTS,
+    "routing": _ROUTING,
+    "telemetry": _TELEMETRY,
+    "cache": _CACHE,
+    "compaction": _COMPACTION,
+}
+_SECTIONS = (
+    "timeouts",
+    "providers",
+    "model_map",
+    "routing",
+    "routes",
+    "models",
+    "prices",
+    "telemetry",
+    "cache",
+    "compaction",
+)
+# Objects inside a section (their keys are validated as "<section>.<object>.<key>").
+_NESTED_SECTIONS = frozenset({"cache.responses"})
 _ALL_KEYS = (
     [*_TOP, *_SECTIONS]
     + [f"{section}.{k}" for section, keys in _FLAT_SECTIONS.items() for k in keys]
     + [f"providers.<name>.{k}" for k in _PROVIDER]
     + [f"routes.{c}" for c in ROUTE_CLASSES]
+    + ["compaction.model"]
 )
 
 
@@ -315,7 +374,17 @@ class _Layers:
         if dotted.startswith("providers."):
             parts = dotted.split(".", 2)
         elif dotted.startswith(
-            ("timeouts.", "model_map.", "routing.", "routes.", "models.", "prices.", "telemetry.")
+            (
+                "timeouts.",
+                "model_map.",
+                "routing.",
+                "routes.",
+                "models.",
+                "prices.",
+                "telemetry.",
+                "cache.",
+                "compaction.",
+            )
         ):
             parts = dotted.split(".", 1)  # model names may contain dots
         else:
@@ -342,6 +411,8 @@ class _Layers:
         head, _, rest = dotted.partition(".")
         if not rest and head in _TOP:
             return _TOP[head]
+        if dotted == "compaction.model":
+            return self._compaction_model
         if head in _FLAT_SECTIONS and rest in _FLAT_SECTIONS[head]:
             return _FLAT_SECTIONS[head][rest]
         if head == "routes" and rest:
@@ -404,6 +475,14 @@ class _Layers:
             raise _Invalid(expected)
         return value.strip()
 
+    def _compaction_model(self, value: object, text: bool) -> object:
+        if value == "auto":
+            return value
+        try:
+            return self._model_target(value, text)
+        except _Invalid as exc:
+            raise _Invalid(f'"auto" or {exc}') from None
+
     def _route_targets(self, value: object, text: bool) -> object:
         expected = f'a list of "provider/model" targets or "{REQUESTED}"'
         if not isinstance(value, list) or not value:
@@ -452,8 +531,10 @@ class _Layers:
             dotted = f"{prefix}{key}"
             if not key:
                 raise ConfigError(f'{label}: empty key in "{prefix.rstrip(".") or "<top>"}"')
-            is_section = (prefix == "" and key in _SECTIONS) or (
-                prefix == "providers." and key in self.known_providers
+            is_section = (
+                (prefix == "" and key in _SECTIONS)
+                or (prefix == "providers." and key in self.known_providers)
+                or dotted in _NESTED_SECTIONS
             )
             if prefix == "providers.":
                 self._check_provider(label, key)
@@ -489,6 +570,13 @@ def _telemetry(raw: Mapping[str, Any], cwd: Path) -> TelemetrySettings:
     if path is not None and not path.is_absolute():
         return TelemetrySettings(settings.retention_days, settings.store_prompts, cwd / path)
     return settings
+
+
+def _cache(raw: Mapping[str, Any]) -> CacheSettings:
+    nested = {k.partition(".")[2]: v for k, v in raw.items() if k.startswith("responses.")}
+    return CacheSettings(
+        prefix_markers=raw.get("prefix_markers", True), responses=ResponseCacheSettings(**nested)
+    )
 
 
 def load_config(
@@ -545,5 +633,7 @@ def load_config(
         models=dict(values.get("models", {})),
         prices=dict(values.get("prices", {})),
         telemetry=_telemetry(values.get("telemetry", {}), cwd),
+        cache=_cache(values.get("cache", {})),
+        compaction=CompactionSettings(**values.get("compaction", {})),
         sources=tuple(sources),
     )

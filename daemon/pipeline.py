@@ -4,6 +4,8 @@ Composes the client adapters, routing and executors for every client protocol; t
 blueprints stay thin. In shadow mode the plan serves the requested route and only records
 what live routing would have done; in live mode it serves the plan. A failed candidate falls
 back to the next one only before any byte reached the client, and every attempt is recorded.
+With ``cache.responses.enabled``, a cacheable request (``cache.policy``) is looked up after
+classification and answered from the cache on a hit; a successful non-stream answer is stored.
 """
 
 from __future__ import annotations
@@ -16,6 +18,11 @@ from typing import Any
 from .adapters.anthropic_request import parse_request
 from .adapters.renderers import RENDERERS, ClientRenderer
 from .adapters.responses_request import parse_responses_request
+from .cache import policy as cache_policy
+from .cache.prefix import CacheHints
+from .cache.replay import entry_from_body, hit_outcome
+from .cache.store import DB_NAME as RESPONSE_CACHE_DB
+from .cache.store import ResponseCache
 from .core.errors import GatewayError, InvalidRequest, NoProviderAvailable
 from .core.ir import GatewayRequest
 from .execute.common import ClientCredential, Outcome, RequestRecord
@@ -54,6 +61,35 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
+def response_cache(st: GatewayState) -> ResponseCache | None:
+    """The response cache when ``cache.responses.enabled`` (its file beside the telemetry db)."""
+    settings = st.config.cache.responses
+    if not settings.enabled:
+        return None
+    if st.response_cache is None:
+        st.response_cache = ResponseCache(st.db_path.parent / RESPONSE_CACHE_DB, settings)
+    return st.response_cache
+
+
+async def _store_response(
+    cache: ResponseCache,
+    key: str,
+    protocol: str,
+    outcome: Outcome,
+    request: GatewayRequest,
+    record: RequestRecord,
+) -> None:
+    entry = entry_from_body(
+        protocol,
+        outcome.body,
+        model=request.model,
+        provider=record.provider,
+        upstream_model=record.upstream_model,
+    )
+    if entry is not None:
+        await cache.aput(key, entry)
+
+
 def check_loop(st: GatewayState, target: Target) -> None:
     reason = st.loops.get(target.spec.name)
     if reason:
@@ -79,9 +115,10 @@ async def _attempt(
     record.provider, record.upstream_model = target.spec.name, target.model
     record.translated = protocol not in target.spec.wires
     key = await st.keys.aget(target.spec)
+    hints = CacheHints(st.config.cache.prefix_markers, record.context.get("session"))
     if not record.translated:
         call = PassthroughCall(
-            target, PASS_WIRES[protocol], headers, raw, parsed, query, max_tokens=max_tokens
+            target, PASS_WIRES[protocol], headers, raw, parsed, query, max_tokens=max_tokens, cache=hints
         )
         return await passthrough(
             st.upstream,
@@ -95,7 +132,13 @@ async def _attempt(
     if max_tokens is not None and (request.max_tokens is None or request.max_tokens > max_tokens):
         request.max_tokens = max_tokens
     return await translated(
-        st.upstream, target=target, request=request, provider_key=key, renderer=renderer, record=record
+        st.upstream,
+        target=target,
+        request=request,
+        provider_key=key,
+        renderer=renderer,
+        record=record,
+        cache=hints,
     )
 
 
@@ -131,6 +174,14 @@ async def serve(
         ctx["plan_reasons"] = list(plan.reasons)
         if plan.would_route is not None:
             ctx["would"] = (plan.would_route.provider, plan.would_route.model)
+        cache, cache_key = response_cache(st), None
+        if cache is not None:
+            cache_key, ctx["response_cache"] = cache_policy.decide(
+                request, decision.route_class, decision.rule
+            )
+            entry = await cache.aget(cache_key) if cache_key is not None else None
+            if entry is not None:
+                return hit_outcome(entry, request, renderer, record)
         candidates = plan.serve or ()
         for i, cand in enumerate(candidates):
             last = i == len(candidates) - 1
@@ -170,6 +221,8 @@ async def serve(
             chain.append(FallbackAttempt(cand.provider, cand.model, "ok"))
             if outcome.stream is None:
                 record.finish(outcome.status)
+                if cache is not None and cache_key is not None and outcome.status == 200:
+                    await _store_response(cache, cache_key, protocol, outcome, request, record)
             return outcome
         raise NoProviderAvailable("no provider could serve this request", provider=requested.spec.name)
     except GatewayError as exc:

@@ -156,9 +156,7 @@ class AnthropicCodec:
     def build(
         self, request: GatewayRequest, *, model: str, spec: ProviderSpec, max_output_tokens: int | None
     ) -> dict[str, Any]:
-        return build_anthropic_request(
-            request, model=model, max_output_tokens=max_output_tokens, auto_cache=True
-        )
+        return build_anthropic_request(request, model=model, max_output_tokens=max_output_tokens)
 
     def headers(self, spec: ProviderSpec, key: str | None, *, stream: bool) -> dict[str, str]:
         headers = {

@@ -1,11 +1,13 @@
 """Faithful pass-through: the client's protocol is the upstream's own.
 
 The client's body goes upstream unchanged except for deliberate edits (the model name when
-routing changed it, plus the wire's own edits, e.g. gateway-signed thinking blocks never go to
-Anthropic). Headers are kept in order minus hop-by-hop and credentials; the credential is the
-configured provider key or, when none is configured, the client's own credential (subscription
-logins). Upstream bytes are relayed as they arrive and parsed on the side for usage; upstream
-errors are relayed with their status, body and retry headers intact.
+routing changed it, the wire's own edits, e.g. gateway-signed thinking blocks never go to
+Anthropic, and prompt-cache hints the client did not give itself: ``cache.prefix``). A body
+nothing was added to is forwarded byte for byte. Headers are kept in order minus hop-by-hop
+and credentials; the credential is the configured provider key or, when none is configured,
+the client's own credential (subscription logins). Upstream bytes are relayed as they arrive
+and parsed on the side for usage; upstream errors are relayed with their status, body and retry
+headers intact.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..adapters.renderers import ClientRenderer
+from ..cache.prefix import CacheHints, apply_cache_hints
 from ..core.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -26,9 +29,15 @@ from ..core.errors import (
 from ..core.ir import GatewayRequest, StreamError, Usage
 from ..providers.registry import ProviderSpec
 from ..providers.upstream import UpstreamClient, UpstreamResponse
-from ..providers.usage_taps import ChatUsageTap, ResponsesUsageTap, usage_from_chat, usage_from_responses
+from ..providers.usage_taps import (
+    AnthropicUsageTap,
+    ChatUsageTap,
+    ResponsesUsageTap,
+    usage_from_chat,
+    usage_from_responses,
+)
 from ..routing.resolve import Target
-from .anthropic_wire import AnthropicUsageTap, anthropic_body_usage, strip_gateway_thinking
+from .anthropic_wire import anthropic_body_usage, strip_gateway_thinking
 from .common import (
     ClientCredential,
     Outcome,
@@ -50,6 +59,8 @@ class Tap(Protocol):
     error: str | None
 
     def feed(self, chunk: bytes) -> None: ...
+
+    def close(self) -> None: ...
 
 
 def _no_edit(body: dict[str, Any]) -> bool:
@@ -117,14 +128,25 @@ def _clamp(parsed: dict[str, Any], wire: PassWire, limit: int | None) -> bool:
 
 
 def upstream_body(
-    raw: bytes, parsed: dict[str, Any], target: Target, wire: PassWire, max_tokens: int | None = None
+    raw: bytes,
+    parsed: dict[str, Any],
+    target: Target,
+    wire: PassWire,
+    max_tokens: int | None = None,
+    cache: CacheHints | None = None,
 ) -> bytes:
-    """The body to send: the client's bytes, re-serialised only when an edit is needed."""
+    """The body to send: the client's bytes, re-serialised only when an edit is needed.
+
+    ``cache``: prompt-cache hints (``cache.prefix``) — prefix markers for Anthropic when the
+    client placed none, ``prompt_cache_key`` for OpenAI when the client set none.
+    """
     edited = _clamp(parsed, wire, max_tokens)
     if parsed.get("model") != target.model:
         parsed["model"] = target.model
         edited = True
     if wire.edit(parsed):
+        edited = True
+    if apply_cache_hints(parsed, wire.wire, target.spec, cache):
         edited = True
     if not edited:
         return raw
@@ -192,6 +214,7 @@ class PassthroughCall:
     query: str = ""
     path: str | None = None  # overrides wire.path (e.g. count_tokens)
     max_tokens: int | None = None  # clamp the output limit (routing to a smaller model)
+    cache: CacheHints | None = None  # prompt-cache hints (None: add nothing)
 
 
 async def passthrough(
@@ -209,7 +232,7 @@ async def passthrough(
     url = f"{base}{call.path or wire.path}" + (f"?{call.query}" if call.query else "")
     out_headers = forward_headers(call.headers)
     out_headers += credential_headers(target.spec, provider_key, client_credential)
-    body = upstream_body(call.raw_body, call.parsed, target, wire, call.max_tokens)
+    body = upstream_body(call.raw_body, call.parsed, target, wire, call.max_tokens, call.cache)
     resp = await client.open("POST", url, headers=dict(out_headers), content=body, provider=target.spec.name)
     record.mark_first_byte()
     if resp.status >= 400:
@@ -245,6 +268,7 @@ async def _relay(
                 pass  # the tap never breaks the relay
             at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n"))
             yield chunk
+        tap.close()
         if not tap.finished and tap.error is None:
             error = UpstreamProtocolError(
                 f"the {record.provider} stream ended before its final event", provider=record.provider

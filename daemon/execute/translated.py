@@ -1,9 +1,9 @@
 """Serve a request from an upstream that speaks another protocol than the client.
 
-IR → upstream wire (through its codec), upstream response/stream → IR → the client's protocol
-(through its renderer). The stream's first event is sent only once the upstream answered 200,
-so failures before that are ordinary HTTP errors in the client's shape; failures after it are
-the client protocol's in-stream error.
+IR → upstream wire (through its codec, plus the prompt-cache hints of ``cache.prefix``),
+upstream response/stream → IR → the client's protocol (through its renderer). The stream's
+first event is sent only once the upstream answered 200, so failures before that are ordinary
+HTTP errors in the client's shape; failures after it are the client protocol's in-stream error.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from ..adapters.renderers import SSE_HEADERS, ClientRenderer, StreamWriter
+from ..cache.prefix import CacheHints, apply_cache_hints
 from ..core.errors import GatewayError, UpstreamProtocolError
 from ..core.ir import GatewayRequest, MessageDelta, StreamError, StreamEvent
 from ..providers.sse import SSEParser
@@ -34,6 +36,7 @@ async def translated(
     renderer: ClientRenderer,
     record: RequestRecord,
     max_output_tokens: int | None = None,
+    cache: CacheHints | None = None,
 ) -> Outcome:
     spec = target.spec
     if provider_key is None and not spec.key_optional and spec.auth != "none":
@@ -41,6 +44,7 @@ async def translated(
     codec = CODECS[spec.translation_wire]
     base = require_base_url(target)
     body = codec.build(request, model=target.model, spec=spec, max_output_tokens=max_output_tokens)
+    apply_cache_hints(body, codec.wire, spec, replace(cache, rolling=True) if cache else None)
     payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
     headers = codec.headers(spec, provider_key, stream=request.stream)
     resp = await client.open("POST", base + codec.path, headers=headers, content=payload, provider=spec.name)

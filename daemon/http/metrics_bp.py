@@ -1,5 +1,6 @@
-"""Read APIs over telemetry and provider health: ``/metrics`` (JSON), ``/metrics/prometheus``,
-``/metrics/summary``, ``/events/recent``, ``/shadow/stats`` and ``/providers``.
+"""Read APIs over telemetry and provider health: ``/metrics`` (JSON, with the response cache's
+counters), ``/metrics/prometheus``, ``/metrics/summary``, ``/events/recent``, ``/shadow/stats``
+and ``/providers``.
 
 Database reads run in a worker thread; the event loop never waits on disk.
 """
@@ -13,6 +14,7 @@ import httpx
 from quart import Blueprint, Response, jsonify, request
 
 from ..core.errors import InvalidRequest
+from ..pipeline import response_cache
 from ..providers.registry import base_url_for, builtin_providers
 from ..telemetry import queries
 from .since import parse_since
@@ -40,6 +42,8 @@ async def metrics() -> Response:
     }
     for group in groups:
         out[f"by_{group}"] = await asyncio.to_thread(queries.aggregates, st.db_path, group, since=since)  # type: ignore[arg-type]
+    cache = response_cache(st)
+    out["response_cache"] = await cache.astats() if cache is not None else {"enabled": False}
     if st.writer is not None:
         out["telemetry"] = {
             "written": st.writer.written,

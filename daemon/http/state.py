@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 
 from quart import current_app
 
+from ..cache.store import ResponseCache
 from ..config import Config
 from ..mode import ModeStore
 from ..providers.upstream import UpstreamClient
@@ -34,6 +35,8 @@ class GatewayState:
     recorder: Recorder | None = None
     # Providers whose base URL points back at the gateway itself: name -> explanation.
     loops: dict[str, str] = field(default_factory=dict)
+    # The response cache (created on first use when cache.responses.enabled; tests inject one).
+    response_cache: ResponseCache | None = None
 
 
 def state() -> GatewayState:

@@ -157,14 +157,12 @@ def build_anthropic_request(
     *,
     model: str,
     max_output_tokens: int | None = None,
-    auto_cache: bool = False,
 ) -> dict[str, Any]:
     """IR → an Anthropic Messages body for upstream ``model``.
 
     ``max_tokens`` = the request's, else ``max_output_tokens``, else 32000, clamped to
-    ``max_output_tokens`` when known. ``auto_cache=True`` adds a top-level
-    ``cache_control: {"type": "ephemeral"}`` to a translated request so Anthropic caches its
-    (large, stable) prefix; Anthropic clients' own cache markers are always kept as sent.
+    ``max_output_tokens`` when known. Anthropic clients' own cache markers are always kept as
+    sent; translated requests carry none (the executor adds prefix markers: ``cache.prefix``).
     """
     max_tokens = req.max_tokens or max_output_tokens or DEFAULT_MAX_TOKENS
     if max_output_tokens is not None:
@@ -182,10 +180,7 @@ def build_anthropic_request(
         tools=_unique_tools(req.tools),
         thinking=_keeps_thinking(req, messages),
     )
-    body = render_request(prepared)
-    if auto_cache:
-        body["cache_control"] = {"type": "ephemeral"}
-    return body
+    return render_request(prepared)
 
 
 def parse_anthropic_response(body: dict[str, Any], *, model: str) -> GatewayResponse:

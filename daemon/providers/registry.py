@@ -37,6 +37,8 @@ class Quirks:
     always_send_max_tokens: bool = False
     # Echo `reasoning_content` on assistant tool-call turns (DeepSeek thinking mode).
     echo_reasoning_content: bool = False
+    # Accepts OpenAI's `prompt_cache_key` (the gateway sets one from the session when absent).
+    prompt_cache_key: bool = False
 
 
 @dataclass(frozen=True, slots=True)

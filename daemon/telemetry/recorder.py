@@ -1,13 +1,15 @@
 """Turn a finished request record into a ``GatewayRequestEvent`` with its costs and emit it.
 
 Knows the record's routing context keys (set by the pipeline) and the cost model; never
-blocks: the writer's ``emit`` only enqueues.
+blocks: the writer's ``emit`` only enqueues. A response-cache hit (context ``response_hit``)
+is recorded as served by ``"cache"`` at cost 0, saving what the cached answer cost to produce.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..core.ir import Usage
 from ..costs.savings import SavingsEstimate, estimate_live, estimate_shadow
 from ..execute.common import RequestRecord
 from ..routing.runtime import Router
@@ -31,6 +33,19 @@ def _savings(record: RequestRecord, router: Router) -> SavingsEstimate | None:
     return estimate_shadow(router.prices, served, record.usage, would, sticky_to_would=sticky)
 
 
+def _response_hit(event: GatewayRequestEvent, record: RequestRecord, router: Router) -> None:
+    """A response-cache hit: nothing paid; it saved what the cached answer cost to produce."""
+    origin = record.context["response_hit"]
+    usage = record.context.get("response_hit_usage")
+    would = router.prices.cost(str(origin.get("provider")), str(origin.get("model")), usage or Usage())
+    event.cache_status = "response_hit"
+    event.cost_usd = 0.0
+    event.would_provider, event.would_model = origin.get("provider"), origin.get("model")
+    event.would_cost_usd = would.total if would.priced else None
+    event.savings_usd = would.total if would.priced else None
+    event.cost_estimated = would.estimated
+
+
 def build_event(record: RequestRecord, router: Router) -> GatewayRequestEvent:
     ctx: dict[str, Any] = record.context
     u = record.usage
@@ -40,7 +55,7 @@ def build_event(record: RequestRecord, router: Router) -> GatewayRequestEvent:
     would = ctx.get("would") or (None, None)
     ok = record.status < 400 and record.error is None
     status: EventStatus = "client_closed" if record.status == 499 else ("ok" if ok else "error")
-    return GatewayRequestEvent(
+    event = GatewayRequestEvent(
         id=record.request_id,
         client=ctx.get("client", "unknown"),
         protocol=record.protocol,
@@ -49,7 +64,11 @@ def build_event(record: RequestRecord, router: Router) -> GatewayRequestEvent:
         branch=ctx.get("branch"),
         route_class=decision.route_class if decision else None,
         confidence=decision.confidence if decision else None,
-        signals={**(dict(decision.signals) if decision else {}), "plan_reasons": ctx.get("plan_reasons", [])},
+        signals={
+            **(dict(decision.signals) if decision else {}),
+            "plan_reasons": ctx.get("plan_reasons", []),
+            **({"response_cache": ctx["response_cache"]} if "response_cache" in ctx else {}),
+        },
         mode=ctx.get("mode", "shadow"),
         requested_provider=requested[0],
         requested_model=requested[1],
@@ -77,6 +96,9 @@ def build_event(record: RequestRecord, router: Router) -> GatewayRequestEvent:
         ttfb_ms=round(record.first_byte_ms, 2) if record.first_byte_ms is not None else None,
         cache_status=cache_status(u.cache_read_tokens, u.cache_write_tokens),
     )
+    if "response_hit" in ctx:
+        _response_hit(event, record, router)
+    return event
 
 
 class Recorder:
@@ -89,7 +111,8 @@ class Recorder:
     def __call__(self, record: RequestRecord) -> None:
         ctx = record.context
         event = build_event(record, self.router) if self.writer is not None else None
-        if record.status < 400 and record.provider:
+        # Cache hits and the gateway's own calls (compaction) never move a session's stickiness.
+        if record.status < 400 and record.provider and ctx.get("sticky", True) and "response_hit" not in ctx:
             requested = ctx.get("requested")
             premium = None
             if requested and (record.provider, record.upstream_model) == requested:

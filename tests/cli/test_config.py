@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from stackbilt_gateway.daemon.config import (
+    CacheSettings,
+    CompactionSettings,
     ConfigError,
+    ResponseCacheSettings,
     RoutingSettings,
     TelemetrySettings,
     Timeouts,
@@ -231,6 +234,26 @@ def test_routing_and_telemetry_defaults(paths: Paths) -> None:
     assert (config.routes, config.models, config.prices) == ({}, {}, {})
 
 
+def test_cache_and_compaction_defaults_and_values(paths: Paths) -> None:
+    defaults = load_config(env={}, paths=paths)
+    assert defaults.cache == CacheSettings(True, ResponseCacheSettings(False, 3600, 1000, 50 * 1024 * 1024))
+    assert defaults.compaction == CompactionSettings("auto", 32)
+    write(
+        paths.user_config_file,
+        {
+            "cache": {"prefix_markers": False, "responses": {"enabled": True, "ttl_seconds": 600}},
+            "compaction": {"model": "groq/llama-3.1-8b-instant"},
+        },
+    )
+    write(
+        Path("gateway.config.json"),
+        {"cache": {"responses": {"max_entries": 50}}, "compaction": {"max_chunks": 4}},
+    )
+    config = load_config(env={}, paths=paths)
+    assert config.cache == CacheSettings(False, ResponseCacheSettings(True, 600, 50, 50 * 1024 * 1024))
+    assert config.compaction == CompactionSettings("groq/llama-3.1-8b-instant", 4)
+
+
 def test_routing_telemetry_routes_models_prices_are_read(paths: Paths) -> None:
     write(
         paths.user_config_file,
@@ -296,6 +319,23 @@ def test_routing_telemetry_routes_models_prices_are_read(paths: Paths) -> None:
         ({"telemetry": {"retention_days": 0}}, '"telemetry.retention_days": expected an integer 1-36500'),
         ({"telemetry": {"store_prompts": "yes"}}, '"telemetry.store_prompts": expected true or false'),
         ({"telemetry": {"db_path": "/tmp/x.txt"}}, '"telemetry.db_path": expected a path to a .sqlite'),
+        ({"cache": {"prefix_markers": 1}}, '"cache.prefix_markers": expected true or false'),
+        ({"cache": {"responses": True}}, '"cache.responses": expected an object'),
+        (
+            {"cache": {"responses": {"ttl_seconds": 0}}},
+            '"cache.responses.ttl_seconds": expected an integer >= 1',
+        ),
+        (
+            {"cache": {"responses": {"enable": True}}},
+            '"cache.responses.enable" is not a known setting (did you mean "cache.responses.enabled"?)',
+        ),
+        (
+            {"cache": {"responses": {"max_bytes": 10}}},
+            '"cache.responses.max_bytes": expected an integer >= 1024',
+        ),
+        ({"compaction": {"model": "cheap"}}, '"compaction.model": expected "auto" or "provider/model"'),
+        ({"compaction": {"model": "nowhere/x"}}, '"compaction.model": expected "auto" or "provider/model"'),
+        ({"compaction": {"max_chunks": 0}}, '"compaction.max_chunks": expected an integer 1-1000'),
     ],
 )
 def test_issue4_settings_are_validated_with_their_key_path(

@@ -8,6 +8,9 @@ Its "model" is deterministic, driven by markers in the latest user turn:
 - ``THINK``                                 → a signed thinking block (Anthropic) or
                                               ``reasoning_content`` deltas (Chat) before the answer
 - ``SLOW``                                  → 0.3 s between stream chunks
+- ``COMPACT`` (a compaction call)           → a JSON fact set (``MERGE``: a merged one); with
+                                              ``compact_malformed = n`` the next n such
+                                              answers are malformed JSON instead
 - otherwise                                 → text ``FAKE_REPLY <n> words``
 
 Failures are injected with ``fail_next``; every request is recorded for assertions.
@@ -60,6 +63,8 @@ class FakeUpstream:
     _thread: threading.Thread | None = None
     _runner: web.AppRunner | None = None
     closed_streams: int = 0
+    # The next this many COMPACT answers are malformed (then valid ones again).
+    compact_malformed: int = 0
 
     # -- control ---------------------------------------------------------------------------
     def fail_next(
@@ -78,6 +83,7 @@ class FakeUpstream:
     def reset(self) -> None:
         self.requests.clear()
         self._failures.clear()
+        self.compact_malformed = 0
 
     def calls(self, path_suffix: str) -> list[Recorded]:
         return [r for r in self.requests if r.path.endswith(path_suffix)]
@@ -195,6 +201,30 @@ class FakeUpstream:
                 return _text_of(item.get("content")), None
         return "", None
 
+    def _plan(self, text: str, tool_result: str | None) -> dict[str, Any]:
+        if tool_result is None and "COMPACT" in text:
+            return {"text": self._compact_answer(text)}
+        return self._decide(text, tool_result)
+
+    def _compact_answer(self, text: str) -> str:
+        if self.compact_malformed > 0:
+            self.compact_malformed -= 1
+            return 'Here are the facts: {"durable_facts": "not a list"}'
+        if "MERGE" in text:
+            summary = f"merged {text.count('<facts part=')} fact sets"
+        else:
+            m = re.search(r"part (\d+) of (\d+)", text)
+            summary = f"part {m.group(1)} of {m.group(2)}: {len(text)} chars" if m else "compacted"
+        facts = {
+            "durable_facts": [summary],
+            "decisions_made": ["use the fake model"],
+            "files_changed": [{"path": "src/app.py", "change": "edited"}, "README.md"],
+            "open_questions": [],
+            "next_actions": ["continue"],
+            "context_to_discard": ["verbose tool output"],
+        }
+        return json.dumps(facts)
+
     @staticmethod
     def _decide(text: str, tool_result: str | None) -> dict[str, Any]:
         if tool_result is not None:
@@ -233,7 +263,7 @@ class FakeUpstream:
             return self._error_response(f, anthropic=True)
         body = rec.body or {}
         text, result = self._latest_user_text(body.get("messages", []))
-        plan = self._decide(text, result)
+        plan = self._plan(text, result)
         blocks: list[dict[str, Any]] = []
         if plan.get("think"):
             thought = "I should use a tool for this."
@@ -371,7 +401,7 @@ class FakeUpstream:
             return self._error_response(f, anthropic=False)
         body = rec.body or {}
         text, result = self._latest_user_text(body.get("messages", []))
-        plan = self._decide(text, result)
+        plan = self._plan(text, result)
         cid = "chatcmpl-fake" + str(len(self.requests))
         created = int(time.time())
         model = body.get("model")
@@ -472,7 +502,7 @@ class FakeUpstream:
             return self._error_response(f, anthropic=False)
         body = rec.body or {}
         text, result = self._latest_input_text(body.get("input"))
-        plan = self._decide(text, result)
+        plan = self._plan(text, result)
         n = len(self.requests)
         items: list[dict[str, Any]] = []
         if "text" in plan:

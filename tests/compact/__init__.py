@@ -1,0 +1,1 @@
+"""Context compaction: the endpoint, the engine, transcripts, the CLI."""
