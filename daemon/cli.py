@@ -19,7 +19,17 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 
-from . import __version__, cli_control, cli_daemon, cli_desktop, cli_keys, cli_launch, cli_setup
+from . import (
+    __version__,
+    cli_compact,
+    cli_control,
+    cli_daemon,
+    cli_demo,
+    cli_desktop,
+    cli_keys,
+    cli_launch,
+    cli_setup,
+)
 from .cli_common import PROG, Context, Subparsers, fail
 from .config import ConfigError
 from .gatewaykey import load_or_create_gateway_key
@@ -46,6 +56,8 @@ _COMMAND_MODULES: Sequence[Callable[[Subparsers], None]] = (
     cli_launch.add_parsers,
     cli_setup.add_parsers,
     cli_control.add_parsers,
+    cli_compact.add_parsers,
+    cli_demo.add_parsers,
 )
 
 

@@ -11,7 +11,7 @@ import argparse
 import sys
 
 from ..installer import autostart
-from .cli_common import Context, Subparsers
+from .cli_common import Context, Subparsers, fail
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -21,6 +21,11 @@ def add_parsers(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_tray)
 
     p = sub.add_parser("dashboard", help="open the dashboard window (needs a graphical session)")
+    p.add_argument(
+        "--browser",
+        action="store_true",
+        help="open it in the default web browser instead (prints the one-time link: works once, for 60 s)",
+    )
     p.set_defaults(func=cmd_dashboard)
 
     auto = sub.add_parser("autostart", help="start the tray at login (and optionally the daemon)")
@@ -43,9 +48,36 @@ def cmd_tray(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_dashboard(args: argparse.Namespace, ctx: Context) -> int:
+    if args.browser:
+        return _dashboard_in_browser(ctx)
     from ..webui.window import run
 
     return run(ctx.env)
+
+
+def _dashboard_in_browser(ctx: Context) -> int:
+    """Ask the daemon for a one-time session link (with the gateway key), print it, open it."""
+    import webbrowser
+
+    from .api_client import ApiError, DaemonApi, NotAvailable
+    from .gatewaykey import read_gateway_key
+    from .lifecycle import find_daemon
+
+    info = find_daemon(ctx.paths)
+    if info is None:
+        return fail("the gateway is not running; start it with `stackbilt-gw start`")
+    found = read_gateway_key(ctx.paths, ctx.env)
+    try:
+        url, is_dashboard = DaemonApi(info.host, info.port, found[0] if found else "").dashboard_url()
+    except (ApiError, NotAvailable) as exc:
+        return fail(str(exc))
+    if not is_dashboard:
+        return fail("this daemon has no dashboard; restart it with `stackbilt-gw stop && stackbilt-gw start`")
+    print(url)
+    print("(a one-time link: it works once, for 60 seconds)", file=sys.stderr)
+    if not webbrowser.open(url):
+        print("no web browser found here: open the link above yourself", file=sys.stderr)
+    return 0
 
 
 def _target(ctx: Context) -> autostart.Target:

@@ -18,6 +18,7 @@ need dbus-run-session "apt-get install dbus (or: bash .ci/run, which installs ev
 need gnome-keyring-daemon "apt-get install gnome-keyring libsecret-tools"
 need unshare "apt-get install util-linux"
 need ip "apt-get install iproute2"
+need chromium "apt-get install chromium (the dashboard tests drive it; or: bash .ci/run)"
 
 if [ ! -x .venv/bin/python ]; then
   "${PYTHON:-python3}" -m venv .venv
@@ -31,10 +32,16 @@ if [ "$(installed_version @anthropic-ai/claude-code)" != "$CLAUDE_VERSION" ] || 
     "@anthropic-ai/claude-code@$CLAUDE_VERSION" "@openai/codex@$CODEX_VERSION" >/dev/null
 fi
 
+# The dashboard's npm tooling (webui/package.json: playwright-core drives Debian's chromium in
+# tests/webui; chart.js is vendored into webui/static/vendor by webui/vendor.mjs).
+if [ ! -f webui/node_modules/.package-lock.json ] || [ webui/package-lock.json -nt webui/node_modules/.package-lock.json ]; then
+  npm ci --prefix webui --no-audit --no-fund >/dev/null
+fi
+
 .venv/bin/ruff check daemon tray webui installer tests bench
 .venv/bin/ruff format --check daemon tray webui installer tests bench
 .venv/bin/mypy
 
 # Loopback-only network namespace (as root: unshare -n; otherwise a user namespace maps us to root).
 if [ "$(id -u)" = 0 ]; then NS=(unshare --net); else NS=(unshare --net --map-root-user); fi
-exec "${NS[@]}" -- sh -c 'ip link set lo up && exec dbus-run-session -- .venv/bin/python -m pytest "$@"' pytest "$@"
+exec "${NS[@]}" -- sh -c 'ip link set lo up && exec dbus-run-session -- bash tests/keyring_session.sh "$@"' pytest "$@"

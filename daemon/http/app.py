@@ -28,9 +28,18 @@ from ..secrets import KeyStore
 from ..telemetry.recorder import Recorder
 from ..telemetry.store import db_path
 from ..telemetry.writer import EventWriter
-from . import anthropic_bp, control_bp, health_bp, metrics_bp, openai_bp
-from .guard import OPEN_PATHS, authenticate, check_host, check_origin, is_loopback_name
+from . import anthropic_bp, compact_bp, control_bp, health_bp, metrics_bp, openai_bp, ui_bp
+from .guard import (
+    OPEN_PATHS,
+    authenticate,
+    check_host,
+    check_origin,
+    check_session_csrf,
+    is_loopback_name,
+    session_allowed,
+)
 from .respond import error_response
+from .session import CSRF_HEADER, SessionStore, cookie_name
 from .state import GatewayState
 
 log = logging.getLogger("stackbilt_gateway.http")
@@ -97,6 +106,9 @@ def create_app(
     for reason in st.loops.values():
         log.warning("%s", reason)
     app.extensions["stackbilt"] = st
+    app.extensions["stackbilt_paths"] = paths
+    sessions = app.extensions["stackbilt_sessions"] = SessionStore()
+    session_cookie = cookie_name(config.port)
 
     async def _refresh_configured() -> None:
         specs = builtin_providers().values()
@@ -129,11 +141,20 @@ def create_app(
         g.client_credential = None
         check_host(request.headers.get("host"), config.allowed_hosts)
         check_origin(request.method, request.headers.get("origin"), config.allowed_hosts)
-        if request.path not in OPEN_PATHS:
-            g.client_credential = authenticate(cast(Mapping[str, str], request.headers), gateway_key)
+        if request.path in OPEN_PATHS or ui_bp.is_token_exchange(request.path, request.args):
+            return
+        if session_allowed(request.path) and sessions.valid(request.cookies.get(session_cookie)):
+            headers = request.headers
+            check_session_csrf(
+                request.method, headers.get("origin"), headers.get("host"), headers.get(CSRF_HEADER)
+            )
+            return
+        g.client_credential = authenticate(cast(Mapping[str, str], request.headers), gateway_key)
 
     @app.errorhandler(GatewayError)
     async def _gateway_error(err: GatewayError) -> Response:
+        if ui_bp.is_page(request.path):
+            return ui_bp.error_page(err)
         return error_response(err, request.path, g.get("request_id"))
 
     @app.errorhandler(RequestEntityTooLarge)
@@ -167,4 +188,6 @@ def create_app(
     app.register_blueprint(openai_bp.bp)
     app.register_blueprint(control_bp.bp)
     app.register_blueprint(metrics_bp.bp)
+    app.register_blueprint(compact_bp.bp)
+    app.register_blueprint(ui_bp.bp)
     return app

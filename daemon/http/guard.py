@@ -5,6 +5,10 @@ Claude Code's ``HEAD /api/hello`` probe are open; everything else needs the gate
 ``x-stackbilt-gateway-key``, ``x-api-key`` or ``Authorization: Bearer``. When the key came in
 the gateway header, an ``x-api-key``/``Authorization`` beside it is the client's own upstream
 credential (a subscription login) and is kept for pass-through.
+
+The dashboard's session cookie (``http.session``) stands in for the key on ``/ui/*`` and the
+read/control APIs only (``session_allowed``), never on the model endpoints; state-changing
+calls made with it must also pass ``check_session_csrf`` (same-origin ``Origin`` + the UI header).
 """
 
 from __future__ import annotations
@@ -18,6 +22,18 @@ from ..execute.common import GATEWAY_KEY_HEADER, ClientCredential
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
 OPEN_PATHS = frozenset({"/health", "/api/hello"})
+# Where a dashboard session cookie is accepted instead of the gateway key.
+SESSION_PATHS = frozenset(
+    {
+        "/metrics",
+        "/metrics/summary",
+        "/metrics/prometheus",
+        "/events/recent",
+        "/shadow/stats",
+        "/providers",
+        "/control/mode",
+    }
+)
 
 
 def _hostname(value: str) -> str:
@@ -52,6 +68,25 @@ def check_origin(method: str, origin: str | None, allowed: Iterable[str]) -> Non
     host = urlsplit(origin).hostname or ""
     if origin == "null" or not (is_loopback_name(host) or host in {a.lower() for a in allowed}):
         raise PermissionDenied(f"requests from origin {origin!r} are not allowed")
+
+
+def session_allowed(path: str) -> bool:
+    """May a dashboard session cookie authenticate a request to ``path``."""
+    return path == "/ui" or path.startswith("/ui/") or path in SESSION_PATHS
+
+
+def check_session_csrf(method: str, origin: str | None, host: str | None, ui_header: str | None) -> None:
+    """Cookie-authenticated state changes need the UI header and, if sent, a same-origin Origin.
+
+    SameSite=Strict does not separate ports (another local web app is the same site), so the
+    Origin must name this very host:port.
+    """
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return
+    if not ui_header:
+        raise PermissionDenied("dashboard requests that change state must come from the dashboard page")
+    if origin is not None and (urlsplit(origin).netloc.lower() != (host or "").lower() or origin == "null"):
+        raise PermissionDenied(f"requests from origin {origin!r} are not allowed with a dashboard session")
 
 
 def _matches(candidate: str | None, key: str) -> bool:

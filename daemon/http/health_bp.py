@@ -27,6 +27,8 @@ async def health() -> Response:
             "uptime_s": round(time.time() - STARTED, 1),
             "mode": st.mode.mode,
             "degraded": any(b["state"] == "open" for b in st.router.breakers.snapshot().values()),
+            # Set by `stackbilt-gw demo`: simulated upstream, throwaway data (the dashboard says so).
+            "demo": st.env.get("STACKBILT_DEMO") == "1",
         }
     )
 

@@ -1,0 +1,244 @@
+"""``stackbilt-gw demo``: a throwaway gateway against simulated providers, a replayed agent
+session, and the dashboard — so a newcomer sees what the gateway does without keys.
+
+Owns the demo's lifecycle: a temporary ``STACKBILT_GATEWAY_HOME`` (never the user's data dir,
+config or keyring: the app gets explicit paths, a fixed environment and ``use_keyring=False``),
+the simulated upstream, the real gateway app under Hypercorn on a free loopback port with
+``STACKBILT_DEMO=1`` (``/health`` says ``"demo": true``; the dashboard shows a banner), the
+replay (shadow, then live with a provider outage and fallbacks), two weeks of history derived
+from the replayed events, a slow trickle of turns so the numbers move, and clean-up on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import random
+import shutil
+import signal
+import socket
+import tempfile
+import threading
+import time
+import webbrowser
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+
+from ..config import Config
+from ..http.app import create_app
+from ..http.state import GatewayState
+from ..paths import HOME_ENV, resolve_paths
+from ..providers.registry import builtin_providers
+from ..secrets import KeyStore
+from ..telemetry.events import GatewayRequestEvent, new_event_id
+from ..telemetry.queries import recent
+from ..telemetry.store import insert_events, open_db
+from .session import TASKS, Agent
+from .upstream import SimulatedUpstream
+
+DEMO_ENV = "STACKBILT_DEMO"
+PROVIDERS = ("anthropic", "openai", "groq", "cerebras")
+HISTORY_DAYS = 13
+Say = Callable[[str], None]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def demo_env(upstream: SimulatedUpstream) -> dict[str, str]:
+    """The demo gateway's whole environment: simulated base URLs and placeholder keys."""
+    env = {DEMO_ENV: "1"}
+    specs = builtin_providers()
+    for name in PROVIDERS:
+        spec = specs[name]
+        env[spec.env_base_url_var] = upstream.base_url(name)
+        for var in spec.key_env[:1]:
+            env[var] = f"demo-{name}-key-not-real"
+    return env
+
+
+class DemoGateway:
+    """The real gateway app on ``127.0.0.1:<port>`` in a thread, with its own shutdown trigger."""
+
+    def __init__(self, home: Path, env: dict[str, str], port: int) -> None:
+        self.port = port
+        self.key = "sgw-demo-" + "".join(random.choice("0123456789abcdef") for _ in range(24))
+        self.paths = resolve_paths({HOME_ENV: str(home)})
+        self.app = create_app(
+            Config(port=port),
+            gateway_key=self.key,
+            keys=KeyStore(env, self.key, use_keyring=False),
+            env=env,
+            paths=self.paths,
+        )
+        self.state: GatewayState = self.app.extensions["stackbilt"]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> DemoGateway:
+        from hypercorn.asyncio import serve
+        from hypercorn.config import Config as HypercornConfig
+
+        hc = HypercornConfig()
+        hc.bind = [f"127.0.0.1:{self.port}"]
+        hc.accesslog = None
+        hc.graceful_timeout = 3
+        quiet = logging.getLogger("stackbilt_gateway.demo.server")
+        quiet.setLevel(logging.WARNING)
+        hc.errorlog = quiet  # no "Running on …" banner: the demo prints its own lines
+        ready = threading.Event()
+
+        def run() -> None:
+            loop = asyncio.new_event_loop()
+            self._loop = loop
+            self._stop = asyncio.Event()
+
+            async def main() -> None:
+                assert self._stop is not None
+                task = asyncio.ensure_future(serve(self.app, hc, shutdown_trigger=self._stop.wait))
+                for _ in range(250):
+                    try:
+                        _, w = await asyncio.open_connection("127.0.0.1", self.port)
+                        w.close()
+                        break
+                    except OSError:
+                        await asyncio.sleep(0.02)
+                ready.set()
+                await task
+
+            loop.run_until_complete(main())
+            loop.close()
+
+        self._thread = threading.Thread(target=run, name="demo-gateway", daemon=True)
+        self._thread.start()
+        if not ready.wait(15):
+            raise RuntimeError("the demo gateway did not start")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+        if self._thread is not None:
+            self._thread.join(15)
+
+    def flush(self) -> None:
+        if self.state.writer is not None:
+            self.state.writer.flush(10.0)
+
+    def set_mode(self, client: httpx.Client, mode: str) -> None:
+        client.post(self.url + "/control/mode", json={"mode": mode}, headers={"x-api-key": self.key})
+
+    def dashboard_link(self, client: httpx.Client) -> str:
+        resp = client.post(self.url + "/control/session", json={}, headers={"x-api-key": self.key})
+        resp.raise_for_status()
+        return self.url + str(resp.json()["url"])
+
+
+def replay(gw: DemoGateway, upstream: SimulatedUpstream, client: httpx.Client, say: Say) -> int:
+    """The scripted session: shadow first, then live with a Groq outage. Returns requests sent."""
+    agent = Agent(client, gw.url, gw.key)
+    say("replaying an agent session in shadow mode (the requested model answers every turn)…")
+    agent.quota_probe()
+    agent.title(TASKS[0])
+    agent.task(TASKS[0])
+    upstream.fail("anthropic", 1)  # one overloaded answer: the client sees the error and retries
+    agent.task(TASKS[1])
+    agent.task(TASKS[1])
+    agent.task(TASKS[2])
+    agent.summary()
+    say("switching to live mode: housekeeping turns go to cheaper providers…")
+    gw.set_mode(client, "live")
+    live = Agent(client, gw.url, gw.key)
+    live.quota_probe()
+    live.title(TASKS[3])
+    live.task(TASKS[3])
+    live.summary()
+    say("simulating a Groq outage: live turns fall back to the next provider, then its breaker opens…")
+    upstream.fail("groq", 3)
+    sent = agent.sent + live.sent
+    for _ in range(4):  # new sessions: a sticky session would avoid Groq after its first failure
+        other = Agent(client, gw.url, gw.key)
+        other.title("Recap the retention fix")
+        sent += other.sent
+    live.summary("tl;dr of the session for the changelog")
+    gw.set_mode(client, "shadow")
+    return sent + 1
+
+
+def backfill(gw: DemoGateway, days: int = HISTORY_DAYS, seed: int = 11) -> int:
+    """Copy the replayed events into the previous ``days`` days (2-6 turns a day) for the charts."""
+    gw.flush()
+    events = recent(gw.state.db_path, limit=1000)
+    if not events:
+        return 0
+    rng = random.Random(seed)
+    names = {f.name for f in dataclasses.fields(GatewayRequestEvent)}
+    copies: list[GatewayRequestEvent] = []
+    now = time.time()
+    for day in range(1, days + 1):
+        for row in rng.sample(events, min(len(events), rng.randint(4, 12))):
+            fields: dict[str, Any] = {k: v for k, v in row.items() if k in names and k != "fallback_chain"}
+            fields["ts"] = now - day * 86_400 + rng.uniform(-4, 4) * 3600
+            fields["id"] = new_event_id()
+            copies.append(GatewayRequestEvent(**fields))
+    conn = open_db(gw.state.db_path)
+    try:
+        return insert_events(conn, copies)
+    finally:
+        conn.close()
+
+
+def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def run_demo(*, open_dashboard: bool, port: int | None, trickle: float, say: Say = print) -> int:
+    """Run until Ctrl-C (SIGINT) or SIGTERM; always removes the temporary home."""
+    home = Path(tempfile.mkdtemp(prefix="stackbilt-demo-"))
+    upstream = SimulatedUpstream().start()
+    gw: DemoGateway | None = None
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        gw = DemoGateway(home, demo_env(upstream), port or free_port()).start()
+        say(f"demo gateway at {gw.url} (data in {home}, deleted on exit)")
+        with httpx.Client(timeout=30.0, trust_env=False) as client:
+            sent = replay(gw, upstream, client, say)
+            history = backfill(gw)
+            say(f"replayed {sent} requests; added {history} events of simulated history")
+            link = gw.dashboard_link(client)
+            say(f"dashboard (demo data): {link}")
+            say("  the link works once, for 60 s; Ctrl-C stops the demo and deletes its data")
+            if open_dashboard:
+                webbrowser.open(link)
+            turn = 0
+            while True:  # a slow trickle of turns, so the dashboard visibly updates
+                time.sleep(trickle)
+                agent = Agent(client, gw.url, gw.key)
+                if turn % 3 == 0:
+                    agent.title(TASKS[turn % len(TASKS)])
+                else:
+                    agent.task(TASKS[turn % len(TASKS)])
+                turn += 1
+    except KeyboardInterrupt:
+        say("stopping the demo…")
+        return 0
+    finally:
+        if gw is not None:
+            gw.stop()
+        upstream.stop()
+        signal.signal(signal.SIGTERM, previous)
+        shutil.rmtree(home, ignore_errors=True)
+        say(f"demo stopped; removed {home}")

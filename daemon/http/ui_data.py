@@ -1,0 +1,216 @@
+"""Read-only telemetry views the dashboard needs beyond ``telemetry.queries``.
+
+A zero-filled time series (hours of today, or days), per-route-class served vs would-route
+counts, and per-provider latency/error figures. Each call opens its own read-only connection
+(call via ``asyncio.to_thread``); a missing database reads as empty. Does not write, and never
+reads the ``prompt`` column.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+from ..telemetry.store import connect
+
+Bucket = Literal["hour", "day"]
+_BUCKET_SQL = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
+_SUMS = """
+    COUNT(*) AS requests,
+    COALESCE(SUM(input_tokens), 0) AS input_tokens,
+    COALESCE(SUM(output_tokens), 0) AS output_tokens,
+    COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
+    COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
+    COALESCE(SUM(cost_usd), 0.0) AS cost_usd,
+    COALESCE(SUM(would_cost_usd), 0.0) AS would_cost_usd,
+    COALESCE(SUM(savings_usd), 0.0) AS savings_usd,
+    COALESCE(SUM(CASE WHEN status != 'ok' THEN 1 ELSE 0 END), 0) AS errors
+"""
+# Rows scanned for per-provider latency percentiles and fallback attempts.
+SCAN_LIMIT = 20_000
+
+
+@contextmanager
+def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
+    if not path.exists():
+        yield None
+        return
+    conn = connect(path, readonly=True)
+    conn.row_factory = sqlite3.Row
+    try:
+        has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
+        yield conn if has else None
+    finally:
+        conn.close()
+
+
+def bucket_keys(bucket: Bucket, since: float, now: float) -> list[str]:
+    """Every bucket label from ``since`` to ``now`` (local time), oldest first."""
+    start = datetime.fromtimestamp(since)
+    end = datetime.fromtimestamp(now)
+    if bucket == "hour":
+        cur, step = start.replace(minute=0, second=0, microsecond=0), timedelta(hours=1)
+    else:
+        cur, step = start.replace(hour=0, minute=0, second=0, microsecond=0), timedelta(days=1)
+    keys: list[str] = []
+    while cur <= end and len(keys) < 2000:
+        keys.append(cur.strftime(_BUCKET_SQL[bucket]))
+        cur += step
+    return keys
+
+
+def series(path: Path, *, bucket: Bucket, since: float, now: float) -> list[dict[str, Any]]:
+    """Sums per hour/day from ``since`` to ``now``, with empty buckets as zeros."""
+    rows: dict[str, dict[str, Any]] = {}
+    sql = (
+        f"SELECT strftime('{_BUCKET_SQL[bucket]}', ts, 'unixepoch', 'localtime') AS key, {_SUMS}"
+        " FROM events WHERE ts >= ? GROUP BY key"
+    )
+    with _reader(path) as conn:
+        if conn is not None:
+            rows = {r["key"]: dict(r) for r in conn.execute(sql, (since,))}
+    empty: dict[str, float] = {
+        k: 0 for k in ("requests", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    }
+    empty |= {"cost_usd": 0.0, "would_cost_usd": 0.0, "savings_usd": 0.0, "errors": 0}
+    return [rows.get(key, {"key": key, **empty}) for key in bucket_keys(bucket, since, now)]
+
+
+def savings_by_mode(path: Path, *, since: float | None) -> dict[str, float]:
+    """Savings and requests split by the mode each event was served in: shadow savings are
+    projected (what routing would have saved), live savings realised."""
+    out = {"projected_usd": 0.0, "realised_usd": 0.0, "shadow_requests": 0.0, "live_requests": 0.0}
+    with _reader(path) as conn:
+        if conn is None:
+            return out
+        for r in conn.execute(
+            "SELECT mode, COUNT(*) AS n, COALESCE(SUM(savings_usd), 0.0) AS s FROM events WHERE ts >= ?"
+            " GROUP BY mode",
+            (since or 0.0,),
+        ):
+            if r["mode"] == "live":
+                out["realised_usd"] += r["s"]
+                out["live_requests"] += r["n"]
+            else:
+                out["projected_usd"] += r["s"]
+                out["shadow_requests"] += r["n"]
+    return out
+
+
+def routes(path: Path, *, since: float) -> list[dict[str, Any]]:
+    """Per route class: requests, mean confidence, spend, savings, served and would-route counts."""
+    out: dict[str, dict[str, Any]] = {}
+    with _reader(path) as conn:
+        if conn is None:
+            return []
+        for r in conn.execute(
+            "SELECT COALESCE(route_class, 'unclassified') AS cls, COUNT(*) AS requests,"
+            " AVG(confidence) AS mean_confidence, COALESCE(SUM(cost_usd), 0.0) AS cost_usd,"
+            " COALESCE(SUM(savings_usd), 0.0) AS savings_usd,"
+            " SUM(CASE WHEN mode = 'live' THEN 1 ELSE 0 END) AS live_requests"
+            " FROM events WHERE ts >= ? GROUP BY cls ORDER BY requests DESC, cls",
+            (since,),
+        ):
+            out[r["cls"]] = {**dict(r), "route_class": r["cls"], "served": {}, "would": {}}
+            del out[r["cls"]]["cls"]
+        for column, target in (("served", "selected"), ("would", "would")):
+            for r in conn.execute(
+                f"SELECT COALESCE(route_class, 'unclassified') AS cls,"
+                f" {target}_provider || '/' || {target}_model AS t, COUNT(*) AS n FROM events"
+                f" WHERE ts >= ? AND {target}_provider IS NOT NULL GROUP BY cls, t ORDER BY n DESC, t",
+                (since,),
+            ):
+                if r["cls"] in out:
+                    out[r["cls"]][column][r["t"]] = r["n"]
+    return list(out.values())
+
+
+def _percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    values = sorted(values)
+    return values[min(len(values) - 1, round(q * (len(values) - 1)))]
+
+
+def providers(path: Path, *, since: float) -> dict[str, dict[str, Any]]:
+    """Per provider: requests served, errors, latency (mean/p50/p95), failed attempts, last error."""
+    stats: dict[str, dict[str, Any]] = {}
+    latencies: dict[str, list[float]] = {}
+    ttfbs: dict[str, list[float]] = {}
+
+    def entry(name: str) -> dict[str, Any]:
+        return stats.setdefault(
+            name,
+            {"requests": 0, "errors": 0, "failed_attempts": 0, "last_error": None, "cost_usd": 0.0},
+        )
+
+    with _reader(path) as conn:
+        if conn is None:
+            return {}
+        rows = conn.execute(
+            "SELECT ts, status, COALESCE(selected_provider, requested_provider) AS provider, latency_ms,"
+            " ttfb_ms, cost_usd, fallback_chain, error_class, error_message FROM events WHERE ts >= ?"
+            " ORDER BY ts DESC LIMIT ?",
+            (since, SCAN_LIMIT),
+        ).fetchall()
+    for r in rows:
+        name = r["provider"] or "unknown"
+        e = entry(name)
+        e["requests"] += 1
+        e["cost_usd"] += r["cost_usd"] or 0.0
+        if r["status"] == "error":
+            e["errors"] += 1
+            if e["last_error"] is None:
+                e["last_error"] = {"ts": r["ts"], "class": r["error_class"], "message": r["error_message"]}
+        elif r["status"] == "ok" and r["latency_ms"] is not None:
+            latencies.setdefault(name, []).append(float(r["latency_ms"]))
+            if r["ttfb_ms"] is not None:
+                ttfbs.setdefault(name, []).append(float(r["ttfb_ms"]))
+        try:
+            chain = json.loads(r["fallback_chain"] or "[]")
+        except ValueError:
+            chain = []
+        for attempt in chain if isinstance(chain, list) else []:
+            if isinstance(attempt, dict) and attempt.get("status") == "error":
+                failed = entry(str(attempt.get("provider")))
+                failed["failed_attempts"] += 1
+                if failed["last_error"] is None:
+                    failed["last_error"] = {"ts": r["ts"], "class": attempt.get("error"), "message": None}
+    for name, e in stats.items():
+        lat = latencies.get(name, [])
+        e["error_rate"] = e["errors"] / e["requests"] if e["requests"] else None
+        e["latency_ms"] = {
+            "mean": sum(lat) / len(lat) if lat else None,
+            "p50": _percentile(lat, 0.5),
+            "p95": _percentile(lat, 0.95),
+        }
+        ttfb = ttfbs.get(name, [])
+        e["ttfb_ms"] = {"mean": sum(ttfb) / len(ttfb) if ttfb else None}
+    return stats
+
+
+def facets(path: Path) -> dict[str, list[str]]:
+    """Distinct clients, serving providers, route classes and statuses (for the filter menus)."""
+    columns = {
+        "client": "client",
+        "provider": "selected_provider",
+        "route_class": "route_class",
+        "status": "status",
+    }
+    out: dict[str, list[str]] = {name: [] for name in columns}
+    with _reader(path) as conn:
+        if conn is None:
+            return out
+        for name, column in columns.items():
+            out[name] = [
+                r[0]
+                for r in conn.execute(
+                    f"SELECT DISTINCT {column} FROM events WHERE {column} IS NOT NULL ORDER BY 1"
+                )
+            ]
+    return out
