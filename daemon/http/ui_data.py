@@ -9,44 +9,17 @@ reads the ``prompt`` column.
 from __future__ import annotations
 
 import json
-import sqlite3
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ..telemetry.store import connect
+from ..telemetry.queries import SUMS_SQL, events_reader
 
 Bucket = Literal["hour", "day"]
 _BUCKET_SQL = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
-_SUMS = """
-    COUNT(*) AS requests,
-    COALESCE(SUM(input_tokens), 0) AS input_tokens,
-    COALESCE(SUM(output_tokens), 0) AS output_tokens,
-    COALESCE(SUM(cache_read_tokens), 0) AS cache_read_tokens,
-    COALESCE(SUM(cache_write_tokens), 0) AS cache_write_tokens,
-    COALESCE(SUM(cost_usd), 0.0) AS cost_usd,
-    COALESCE(SUM(would_cost_usd), 0.0) AS would_cost_usd,
-    COALESCE(SUM(savings_usd), 0.0) AS savings_usd,
-    COALESCE(SUM(CASE WHEN status != 'ok' THEN 1 ELSE 0 END), 0) AS errors
-"""
+
 # Rows scanned for per-provider latency percentiles and fallback attempts.
 SCAN_LIMIT = 20_000
-
-
-@contextmanager
-def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
-    if not path.exists():
-        yield None
-        return
-    conn = connect(path, readonly=True)
-    conn.row_factory = sqlite3.Row
-    try:
-        has = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'events'").fetchone()
-        yield conn if has else None
-    finally:
-        conn.close()
 
 
 def bucket_keys(bucket: Bucket, since: float, now: float) -> list[str]:
@@ -68,10 +41,10 @@ def series(path: Path, *, bucket: Bucket, since: float, now: float) -> list[dict
     """Sums per hour/day from ``since`` to ``now``, with empty buckets as zeros."""
     rows: dict[str, dict[str, Any]] = {}
     sql = (
-        f"SELECT strftime('{_BUCKET_SQL[bucket]}', ts, 'unixepoch', 'localtime') AS key, {_SUMS}"
+        f"SELECT strftime('{_BUCKET_SQL[bucket]}', ts, 'unixepoch', 'localtime') AS key, {SUMS_SQL}"
         " FROM events WHERE ts >= ? GROUP BY key"
     )
-    with _reader(path) as conn:
+    with events_reader(path) as conn:
         if conn is not None:
             rows = {r["key"]: dict(r) for r in conn.execute(sql, (since,))}
     empty: dict[str, float] = {
@@ -85,7 +58,7 @@ def savings_by_mode(path: Path, *, since: float | None) -> dict[str, float]:
     """Savings and requests split by the mode each event was served in: shadow savings are
     projected (what routing would have saved), live savings realised."""
     out = {"projected_usd": 0.0, "realised_usd": 0.0, "shadow_requests": 0.0, "live_requests": 0.0}
-    with _reader(path) as conn:
+    with events_reader(path) as conn:
         if conn is None:
             return out
         for r in conn.execute(
@@ -105,7 +78,7 @@ def savings_by_mode(path: Path, *, since: float | None) -> dict[str, float]:
 def routes(path: Path, *, since: float) -> list[dict[str, Any]]:
     """Per route class: requests, mean confidence, spend, savings, served and would-route counts."""
     out: dict[str, dict[str, Any]] = {}
-    with _reader(path) as conn:
+    with events_reader(path) as conn:
         if conn is None:
             return []
         for r in conn.execute(
@@ -149,7 +122,7 @@ def providers(path: Path, *, since: float) -> dict[str, dict[str, Any]]:
             {"requests": 0, "errors": 0, "failed_attempts": 0, "last_error": None, "cost_usd": 0.0},
         )
 
-    with _reader(path) as conn:
+    with events_reader(path) as conn:
         if conn is None:
             return {}
         rows = conn.execute(
@@ -203,7 +176,7 @@ def facets(path: Path) -> dict[str, list[str]]:
         "status": "status",
     }
     out: dict[str, list[str]] = {name: [] for name in columns}
-    with _reader(path) as conn:
+    with events_reader(path) as conn:
         if conn is None:
             return out
         for name, column in columns.items():

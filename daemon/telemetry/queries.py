@@ -26,7 +26,7 @@ _GROUP_SQL: dict[str, str] = {
     "client": "client",
     "day": "strftime('%Y-%m-%d', ts, 'unixepoch', 'localtime')",
 }
-_SUMS = """
+SUMS_SQL = """
     COUNT(*) AS requests,
     COALESCE(SUM(input_tokens), 0) AS input_tokens,
     COALESCE(SUM(output_tokens), 0) AS output_tokens,
@@ -50,6 +50,13 @@ def _reader(path: Path) -> Iterator[sqlite3.Connection | None]:
         yield conn
     finally:
         conn.close()
+
+
+@contextmanager
+def events_reader(path: Path) -> Iterator[sqlite3.Connection | None]:
+    """A read-only connection when the database and its events table exist, else None."""
+    with _reader(path) as conn:
+        yield conn if conn is not None and _has_events(conn) else None
 
 
 def _has_events(conn: sqlite3.Connection) -> bool:
@@ -99,7 +106,9 @@ def aggregates(path: Path, by: GroupBy, *, since: float | None = None) -> list[d
     if by not in _GROUP_SQL:
         raise ValueError(f"cannot group by {by!r} (choose from {', '.join(_GROUP_SQL)})")
     order = "key" if by == "day" else "cost_usd DESC, requests DESC, key"
-    sql = f"SELECT {_GROUP_SQL[by]} AS key, {_SUMS} FROM events WHERE ts >= ? GROUP BY key ORDER BY {order}"
+    sql = (
+        f"SELECT {_GROUP_SQL[by]} AS key, {SUMS_SQL} FROM events WHERE ts >= ? GROUP BY key ORDER BY {order}"
+    )
     with _reader(path) as conn:
         if conn is None or not _has_events(conn):
             return []
@@ -124,7 +133,7 @@ def totals(path: Path, *, since: float | None = None) -> dict[str, Any]:
     with _reader(path) as conn:
         if conn is None or not _has_events(conn):
             return dict.fromkeys(_SUMS_KEYS, 0)
-        row = conn.execute(f"SELECT {_SUMS} FROM events WHERE ts >= ?", (since or 0.0,)).fetchone()
+        row = conn.execute(f"SELECT {SUMS_SQL} FROM events WHERE ts >= ?", (since or 0.0,)).fetchone()
         return dict(row)
 
 
