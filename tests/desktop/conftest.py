@@ -13,6 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -86,6 +87,31 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
             proc.wait(5)
 
 
+TRAYER_ARGS = (
+    *("trayer", "--edge", "top", "--align", "left", "--widthtype", "pixel", "--width", "120"),
+    *("--heighttype", "pixel", "--height", "32", "--expand", "false", "--SetDockType", "true"),
+)
+
+
+def _start_trayer(env: dict[str, str], display: str, attempts: int = 3) -> subprocess.Popen[bytes]:
+    """Start the tray host and wait for its panel window; a trayer that dies is restarted."""
+    errors: list[str] = []
+    for _ in range(attempts):
+        log = tempfile.TemporaryFile()
+        trayer = subprocess.Popen(TRAYER_ARGS, env=env, stdout=log, stderr=log)
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and trayer.poll() is None:
+            if trayer_window(display) is not None:
+                log.close()
+                return trayer
+            time.sleep(0.1)
+        _stop(trayer)
+        log.seek(0)
+        errors.append(f"exit {trayer.returncode}: {log.read(2000).decode('utf-8', 'replace').strip()}")
+        log.close()
+    pytest.fail(f"the trayer panel window never appeared on {display}: {' | '.join(errors)}")
+
+
 @pytest.fixture(scope="session")
 def xdisplay() -> Iterator[XDisplay]:
     """A headless X server with a tray host (trayer) on it."""
@@ -113,17 +139,8 @@ def xdisplay() -> Iterator[XDisplay]:
         )
         if xvfb.poll() is not None:
             pytest.fail(f"Xvfb {name} exited with code {xvfb.returncode}")
-        trayer = subprocess.Popen(
-            [
-                *("trayer", "--edge", "top", "--align", "left", "--widthtype", "pixel", "--width", "120"),
-                *("--heighttype", "pixel", "--height", "32", "--expand", "false", "--SetDockType", "true"),
-            ],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
+        trayer = _start_trayer(env, name)
         try:
-            wait_for(lambda: trayer_window(name) is not None, 15, "the trayer panel window")
             yield XDisplay(name, trayer)
         finally:
             _stop(trayer)
