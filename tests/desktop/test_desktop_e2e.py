@@ -1,7 +1,7 @@
 """Headless desktop e2e: Xvfb + trayer + D-Bus, the real tray driven through its real menu.
 
 Launch the tray → right-click its icon → Start gateway (``/health`` answers) → Live mode (the
-daemon reports live; skipped with a note while ``/control/mode`` does not exist) → Open dashboard
+daemon reports live) → Open dashboard
 (a window with the dashboard title appears and renders: checked on a screenshot) → Quit (the tray
 exits 0) → stop the daemon; no process of ours is left. Every wait is bounded.
 """
@@ -94,20 +94,18 @@ def test_tray_menu_drives_daemon_and_dashboard(
         time.sleep(1.0)  # the tray polls and rebuilds its menu for the running state
         running = TrayState(running=True, healthy=True, mode=health.get("mode") or "shadow", url=info.url)
 
-        # Switch to live → the daemon reports live (once the lead's /control/mode exists).
+        # Switch to live → the daemon reports live.
         key = read_gateway_key(gw_paths, env)
         assert key is not None
-        if _mode_endpoint(info.port, key[0]):
-            _menu(xdisplay, running, model, "Live mode")
-            wait_for(
-                lambda: (lifecycle.health("127.0.0.1", info.port) or {}).get("mode") == "live",
-                15,
-                "the daemon to report live",
-            )
-            running = TrayState(running=True, healthy=True, mode="live", url=info.url)
-            time.sleep(1.0)
-        else:
-            print("note: the daemon has no /control/mode yet; the live-mode step was skipped")
+        assert _mode_endpoint(info.port, key[0]), "the daemon answers /control/mode"
+        _menu(xdisplay, running, model, "Live mode")
+        wait_for(
+            lambda: (lifecycle.health("127.0.0.1", info.port) or {}).get("mode") == "live",
+            15,
+            "the daemon to report live",
+        )
+        running = TrayState(running=True, healthy=True, mode="live", url=info.url)
+        time.sleep(1.0)
 
         # Open dashboard → a window with the dashboard title appears and renders.
         _menu(xdisplay, running, model, "Open dashboard")
