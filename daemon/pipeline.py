@@ -23,6 +23,7 @@ from .cache.prefix import CacheHints
 from .cache.replay import entry_from_body, hit_outcome
 from .cache.store import DB_NAME as RESPONSE_CACHE_DB
 from .cache.store import ResponseCache
+from .core import jsonfast
 from .core.errors import GatewayError, InvalidRequest, NoProviderAvailable
 from .core.ir import GatewayRequest
 from .execute.common import ClientCredential, Outcome, RequestRecord
@@ -31,7 +32,7 @@ from .execute.translated import translated
 from .http.state import GatewayState
 from .providers.chat_parse import parse_chat_request
 from .routing.attribution import client_kind, header_map, repo_and_branch, session_id
-from .routing.resolve import Target, resolve_model
+from .routing.resolve import Target
 from .telemetry.events import FallbackAttempt
 
 PARSERS: dict[str, Callable[[dict[str, Any]], GatewayRequest]] = {
@@ -49,7 +50,7 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     if not raw.strip():
         raise InvalidRequest("the request body is empty; expected a JSON object")
     try:
-        body = json.loads(raw)
+        body = jsonfast.loads(raw)
     except UnicodeDecodeError as exc:
         raise InvalidRequest("the request body is not UTF-8 JSON") from exc
     except json.JSONDecodeError as exc:
@@ -165,7 +166,7 @@ async def serve(
         parsed = parse_json_body(raw)
         request = PARSERS[protocol](parsed)
         record.client_model, record.stream = request.model, request.stream
-        requested = resolve_model(request.model, st.config, st.env)
+        requested = st.router.resolve(request.model, st.env)
         ctx["requested"] = (requested.spec.name, requested.model)
         decision, plan = st.router.decide(
             request, requested, mode=ctx["mode"], client=ctx["client"], session=ctx["session"]
@@ -189,7 +190,7 @@ async def serve(
             if not last and not breakers.allow(cand.provider):
                 chain.append(FallbackAttempt(cand.provider, cand.model, "skipped", "circuit_open"))
                 continue
-            target = st.router.target_for(cand, requested, dict(st.env))
+            target = st.router.target_for(cand, requested, st.env)
             try:
                 outcome = await _attempt(
                     st,

@@ -8,10 +8,10 @@ Owns the Anthropic response shape (protocols.md §1.5), the SSE event framing an
 from __future__ import annotations
 
 import hashlib
-import json
 import uuid
 from typing import Any
 
+from ..core import jsonfast
 from ..core.errors import InvalidRequest, UpstreamProtocolError
 from ..core.ir import (
     JSON,
@@ -158,7 +158,7 @@ def parse_response(body: dict[str, Any]) -> GatewayResponse:
 
 
 def _frame(name: str, data: JSON) -> bytes:
-    return f"event: {name}\ndata: {json.dumps(data, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+    return b"event: " + name.encode() + b"\ndata: " + jsonfast.dumps(data) + b"\n\n"
 
 
 def _block_start(ev: BlockStart) -> JSON:

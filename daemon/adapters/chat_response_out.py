@@ -16,6 +16,7 @@ import json
 import uuid
 from typing import Any
 
+from ..core import jsonfast
 from ..core.errors import GatewayError
 from ..core.ir import (
     JSON,
@@ -158,7 +159,7 @@ class ChatChunkWriter:
         }
         if self._include_usage:
             payload["usage"] = None if usage is None else render_chat_usage(usage)
-        return f"data: {json.dumps(payload, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+        return b"data: " + jsonfast.dumps(payload) + b"\n\n"
 
     def _ensure_started(self) -> bytes:
         if self._started:
@@ -226,4 +227,4 @@ class ChatChunkWriter:
         else:
             message = str(err) or type(err).__name__
             body = {"error": {"message": message, "type": "server_error", "param": None, "code": None}}
-        return f"data: {json.dumps(body, separators=(',', ':'), ensure_ascii=False)}\n\n".encode()
+        return b"data: " + jsonfast.dumps(body) + b"\n\n"

@@ -13,9 +13,9 @@ Does not decide HTTP status or headers. No I/O.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
+from ..core import jsonfast
 from ..core.ir import (
     JSON,
     BlockStart,
@@ -104,7 +104,7 @@ class ResponsesSSEWriter:
     def _event(self, kind: str, payload: JSON) -> bytes:
         data = {"type": kind, "sequence_number": self._seq, **payload}
         self._seq += 1
-        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+        text = jsonfast.dumps_str(data)
         return f"event: {kind}\ndata: {text}\n\n".encode()
 
     def _response(

@@ -7,10 +7,10 @@ hierarchy. The translated executor works only through this interface.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from ..core import jsonfast
 from ..core.errors import UpstreamError, UpstreamProtocolError
 from ..core.ir import GatewayRequest, GatewayResponse, StreamEvent
 from ..providers.anthropic_upstream import (
@@ -63,7 +63,7 @@ USER_AGENT = "stackbilt-llm-gateway/0.1"
 def json_event(sse: SSEEvent, provider: str) -> dict[str, Any]:
     """An upstream stream event's JSON object; anything else is a protocol error."""
     try:
-        data = json.loads(sse.data)
+        data = jsonfast.loads(sse.data)
     except ValueError as exc:
         raise UpstreamProtocolError(f"{provider} sent an unreadable stream event", provider=provider) from exc
     if not isinstance(data, dict):

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from ..adapters.renderers import ClientRenderer
 from ..cache.prefix import CacheHints, apply_cache_hints
+from ..core import jsonfast
 from ..core.errors import (
     AuthenticationFailed,
     GatewayError,
@@ -150,7 +151,7 @@ def upstream_body(
         edited = True
     if not edited:
         return raw
-    return json.dumps(parsed, ensure_ascii=False, separators=(",", ":")).encode()
+    return jsonfast.dumps(parsed)
 
 
 def credential_headers(
@@ -246,7 +247,7 @@ async def passthrough(
     finally:
         await resp.aclose()
     try:
-        parsed = json.loads(data)
+        parsed = jsonfast.loads(data)
         if isinstance(parsed, dict):
             wire.body_usage(parsed, record.usage)
     except ValueError:

@@ -9,12 +9,12 @@ HTTP errors in the client's shape; failures after it are the client protocol's i
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from ..adapters.renderers import SSE_HEADERS, ClientRenderer, StreamWriter
 from ..cache.prefix import CacheHints, apply_cache_hints
+from ..core import jsonfast
 from ..core.errors import GatewayError, UpstreamProtocolError
 from ..core.ir import GatewayRequest, MessageDelta, StreamError, StreamEvent
 from ..providers.sse import SSEParser
@@ -45,7 +45,7 @@ async def translated(
     base = require_base_url(target)
     body = codec.build(request, model=target.model, spec=spec, max_output_tokens=max_output_tokens)
     apply_cache_hints(body, codec.wire, spec, replace(cache, rolling=True) if cache else None)
-    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    payload = jsonfast.dumps(body)
     headers = codec.headers(spec, provider_key, stream=request.stream)
     resp = await client.open("POST", base + codec.path, headers=headers, content=payload, provider=spec.name)
     record.mark_first_byte()
@@ -63,14 +63,14 @@ async def translated(
     finally:
         await resp.aclose()
     try:
-        data = json.loads(raw)
+        data = jsonfast.loads(raw)
     except ValueError as exc:
         raise UpstreamProtocolError(f"{spec.name} returned invalid JSON", provider=spec.name) from exc
     if not isinstance(data, dict) or "error" in data:
         raise codec.error(502, raw, resp.headers, spec.name)
     result = codec.parse(data, model=request.model)
     record.usage = result.usage
-    out = json.dumps(renderer.response(result, request), ensure_ascii=False).encode()
+    out = jsonfast.dumps(renderer.response(result, request))
     return Outcome(200, [("content-type", "application/json")], body=out)
 
 

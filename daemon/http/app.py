@@ -73,7 +73,7 @@ def create_app(
     telemetry: bool = True,
 ) -> Quart:
     """Build the app. ``telemetry=False`` keeps events out of SQLite (some unit tests)."""
-    env = dict(os.environ) if env is None else env
+    env = dict(os.environ if env is None else env)  # a snapshot: os.environ is slow to read
     paths = paths or resolve_paths()
     app = Quart(__name__)
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes

@@ -4,6 +4,7 @@ session memory and which providers have keys. Turns a resolved request into a pl
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from threading import Lock
 
@@ -15,7 +16,7 @@ from .breaker import BreakerBoard
 from .classify import RouteDecision, classify
 from .policy import Candidate, Plan, Requested, RouteTable, build_route_table, plan
 from .registry import Registry, load_registry
-from .resolve import Target
+from .resolve import Target, resolve_model
 
 
 @dataclass(slots=True)
@@ -67,6 +68,18 @@ class Router:
     sessions: SessionMemory = field(default_factory=SessionMemory)
     # Providers with a usable key (refreshed by the app); keyless local providers always count.
     configured: set[str] = field(default_factory=set)
+    # Resolved model names: config and environment are fixed for the daemon's life.
+    _targets: dict[str, Target] = field(default_factory=dict)
+
+    def resolve(self, name: str, env: Mapping[str, str]) -> Target:
+        """``resolve_model`` memoised (bounded); runs on every request."""
+        found = self._targets.get(name)
+        if found is None:
+            found = resolve_model(name, self.config, env)
+            if len(self._targets) >= 4096:
+                self._targets.clear()
+            self._targets[name] = found
+        return found
 
     @classmethod
     def from_config(cls, config: Config) -> Router:
@@ -104,7 +117,7 @@ class Router:
         )
         return decision, the_plan
 
-    def target_for(self, cand: Candidate, requested: Target, env: dict[str, str]) -> Target:
+    def target_for(self, cand: Candidate, requested: Target, env: Mapping[str, str]) -> Target:
         if cand.provider == requested.spec.name and cand.model == requested.model:
             return requested
         spec = builtin_providers()[cand.provider]

@@ -12,6 +12,8 @@ import uuid
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
+import orjson
+
 ClientKind = Literal["claude-code", "codex", "sdk", "unknown"]
 EventStatus = Literal["ok", "error", "client_closed"]
 
@@ -86,7 +88,10 @@ COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(GatewayRequestEvent))
 def _json(value: object) -> str:
     if isinstance(value, list):
         value = [asdict(v) if isinstance(v, FallbackAttempt) else v for v in value]
-    return json.dumps(value, separators=(",", ":"), default=str)
+    try:
+        return orjson.dumps(value, default=str).decode()
+    except TypeError:
+        return json.dumps(value, separators=(",", ":"), default=str)
 
 
 def to_row(event: GatewayRequestEvent) -> tuple[object, ...]:
