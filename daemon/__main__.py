@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError, load_config
+from .config import ConfigError
+from .config_load import load_config
 from .paths import resolve_paths
 
 

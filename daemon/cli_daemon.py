@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from .cli_common import Context, Subparsers, fail
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError
+from .config_load import load_config
 from .gatewaykey import load_or_create_gateway_key, read_gateway_key
 from .lifecycle import (
     DaemonStartFailed,

@@ -28,7 +28,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from .cli_common import Context, Subparsers, fail
-from .config import load_config
+from .config_load import load_config
 from .gatewaykey import ENV_GATEWAY_KEY, load_or_create_gateway_key
 from .lifecycle import (
     DaemonInfo,

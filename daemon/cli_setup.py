@@ -21,7 +21,8 @@ from typing import Literal
 
 from .cli_common import Context, Subparsers
 from .cli_launch import CLIENTS, find_client
-from .config import ConfigError, load_config
+from .config import ConfigError
+from .config_load import load_config
 from .gatewaykey import keys_equal, load_or_create_gateway_key, read_gateway_key
 from .lifecycle import PortInUse, check_port_free, connect_host, find_daemon, health, url_host
 from .providers.catalog import models_of

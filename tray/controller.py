@@ -15,7 +15,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
 from ..daemon.api_client import DaemonApi, Mode, NotAvailable, Summary
-from ..daemon.config import ConfigError, load_config
+from ..daemon.config import ConfigError
+from ..daemon.config_load import load_config
 from ..daemon.gatewaykey import load_or_create_gateway_key, read_gateway_key
 from ..daemon.lifecycle import DaemonStartFailed, PortInUse, find_daemon, start_background, stop
 from ..daemon.paths import Paths

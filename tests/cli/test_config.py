@@ -16,8 +16,8 @@ from stackbilt_gateway.daemon.config import (
     RoutingSettings,
     TelemetrySettings,
     Timeouts,
-    load_config,
 )
+from stackbilt_gateway.daemon.config_load import load_config
 from stackbilt_gateway.daemon.paths import Paths
 
 

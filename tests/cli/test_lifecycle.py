@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from stackbilt_gateway.daemon import lifecycle
-from stackbilt_gateway.daemon.config import load_config
+from stackbilt_gateway.daemon.config_load import load_config
 from stackbilt_gateway.daemon.lifecycle import (
     DaemonInfo,
     PortInUse,
