@@ -212,7 +212,8 @@ async def serve(
                 if err.retryable and not last:
                     continue
                 raise
-            breakers.record(cand.provider, outcome.error)
+            if outcome.stream is None:  # a stream's outcome is known at its end (the recorder)
+                breakers.record(cand.provider, outcome.error)
             if outcome.error is not None:
                 chain.append(FallbackAttempt(cand.provider, cand.model, "error", outcome.error.kind))
                 if outcome.error.retryable and not last:
@@ -220,6 +221,7 @@ async def serve(
                 record.finish(outcome.status, outcome.error)
                 return outcome
             chain.append(FallbackAttempt(cand.provider, cand.model, "ok"))
+            ctx["streaming"] = outcome.stream is not None
             if outcome.stream is None:
                 record.finish(outcome.status)
                 if cache is not None and cache_key is not None and outcome.status == 200:

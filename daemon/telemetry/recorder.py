@@ -101,6 +101,19 @@ def build_event(record: RequestRecord, router: Router) -> GatewayRequestEvent:
     return event
 
 
+# Error kinds that, after a stream started, are the upstream's fault (not the client's).
+MIDSTREAM_FAILURES = frozenset(
+    {
+        "upstream_unavailable",
+        "upstream_timeout",
+        "upstream_protocol",
+        "upstream_server",
+        "overloaded",
+        "rate_limited",
+    }
+)
+
+
 class Recorder:
     """The pipeline's ``on_finish`` hook: build the event, remember the session, emit."""
 
@@ -111,6 +124,13 @@ class Recorder:
     def __call__(self, record: RequestRecord) -> None:
         ctx = record.context
         event = build_event(record, self.router) if self.writer is not None else None
+        # A stream's outcome reaches the provider's breaker when the stream ends: a failure
+        # after the first byte is the upstream's too (a client hanging up is nobody's).
+        if ctx.get("streaming") and record.provider and record.status != 499:
+            if record.error_kind in MIDSTREAM_FAILURES:
+                self.router.breakers.record_failure(record.provider)
+            elif record.error_kind is None:
+                self.router.breakers.record_success(record.provider)
         # Cache hits and the gateway's own calls (compaction) never move a session's stickiness.
         if record.status < 400 and record.provider and ctx.get("sticky", True) and "response_hit" not in ctx:
             requested = ctx.get("requested")

@@ -254,3 +254,17 @@ def test_session_stickiness_keeps_a_session_on_its_provider(
     assert len(fake_upstream.calls("/chat/completions")) == 1, "the session stayed where its cache is warm"
     assert ask(gw, SUMMARY, session="other").status_code == 200
     assert len(fake_upstream.calls("/chat/completions")) == 2
+
+
+def test_failures_after_the_stream_started_open_the_breaker(
+    gw: GatewayThread, fake_upstream: FakeUpstream
+) -> None:
+    set_mode(gw, "live")
+    fake_upstream.fail_next(200, mode="midstream", times=3, path="/chat/completions")
+    for i in range(3):
+        r = ask(gw, SUMMARY, session=f"mid-{i}", stream=True)
+        assert r.status_code == 200 and "event: error" in r.text
+    providers = httpx.get(f"{gw.url}/providers", headers=AUTH, timeout=5).json()["providers"]
+    assert providers["groq"]["breaker"]["state"] == "open"
+    evs = events(gw, 3)
+    assert all(ev["status"] == "error" and ev["selected_provider"] == "groq" for ev in evs)
