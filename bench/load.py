@@ -322,12 +322,16 @@ class Pool:
         return result
 
 
-async def get_json(host: str, port: int, path: str, limit_s: float = 5.0) -> tuple[int, object]:
+async def get_json(
+    host: str, port: int, path: str, limit_s: float = 5.0, headers: tuple[tuple[str, str], ...] = ()
+) -> tuple[int, object]:
     """A one-off ``GET`` on a fresh connection: (status, parsed JSON body or None)."""
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
     async with asyncio.timeout(limit_s):
         reader, writer = await asyncio.open_connection(host, port)
         try:
-            writer.write(f"GET {path} HTTP/1.1\r\nhost: {host}:{port}\r\nconnection: close\r\n\r\n".encode())
+            request = f"GET {path} HTTP/1.1\r\nhost: {host}:{port}\r\n{extra}connection: close\r\n\r\n"
+            writer.write(request.encode())
             await writer.drain()
             raw = await reader.read(-1)
         finally:

@@ -124,6 +124,18 @@ def budget(data: Row) -> list[Row]:
                 "verdict": "pass",
             }
         )
+    tel = data.get("telemetry") or {}
+    if tel:
+        kept_up = tel.get("dropped") == 0 and tel.get("pending") == 0
+        checks.append(
+            {
+                "check": "telemetry: every request's event written, none dropped",
+                "value": f"{tel.get('written')} written, {tel.get('dropped')} dropped, "
+                f"{tel.get('pending')} still buffered",
+                "limit": "0 dropped",
+                "verdict": "pass" if kept_up else "FAIL",
+            }
+        )
     gw = data["startup"]["gateway"]
     checks.append(_check("gateway idle RSS MiB", gw["idle_rss_mib"], BUDGET["idle_rss_mib"]))
     checks.append(_check("gateway start-to-ready s (median)", gw["ready_s_median"], BUDGET["ready_s"]))

@@ -40,6 +40,7 @@ from .procs import HOST, PYTHON, Child, child_env, free_port, spawn, spawn_annou
 from .scenarios import ROOT, Scenario, all_scenarios, credential
 
 GATEWAY_KEY = "sgw-bench-gateway-key-0123456789abcdef"
+GATEWAY_KEY_HEADER = "x-stackbilt-gateway-key"
 UPSTREAM_KEY = "sk-bench-upstream-key"
 TARGETS = ("direct", "reference", "gateway")
 # (c=1 requests, c=32 requests) per scenario kind, for a full and a --quick run.
@@ -72,7 +73,7 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument(
         "--profile",
         metavar="DIR",
-        help="record a py-spy profile of the gateway per phase into DIR (numbers then not for the budget)",
+        help="record py-spy profiles of gateway and reference per phase into DIR (not for the budget)",
     )
     args = p.parse_args(argv)
     if args.repeat < 1:
@@ -194,10 +195,40 @@ def _cpu(proc: psutil.Process) -> float:
     return float(t.user + t.system)
 
 
-def _profile_path(args: argparse.Namespace, scenario: Scenario, level: int) -> Path:
+def _sys_and_switches(proc: psutil.Process | None) -> tuple[float, int]:
+    """System CPU seconds and context switches so far (0s for the direct target)."""
+    if proc is None:
+        return 0.0, 0
+    switches = proc.num_ctx_switches()
+    return float(proc.cpu_times().system), switches.voluntary + switches.involuntary
+
+
+async def _telemetry(port: int) -> dict[str, Any]:
+    """The gateway's telemetry writer counters (``/metrics``): written, dropped, still buffered."""
+    auth = ((GATEWAY_KEY_HEADER, GATEWAY_KEY),)
+    recent = f"/metrics?since={int(time.time()) - 5}&by=provider"  # cheap: counters, not aggregates
+    status, body = await get_json(HOST, port, recent, limit_s=15.0, headers=auth)
+    tel = body.get("telemetry") if status == 200 and isinstance(body, dict) else None
+    if not isinstance(tel, dict):
+        return {}
+    return {"written": tel["written"], "dropped": tel["dropped"], "pending": tel["pending"]}
+
+
+async def _telemetry_drained(port: int, limit_s: float = 10.0) -> dict[str, Any]:
+    """Telemetry counters once the writer's buffer is empty (or ``limit_s`` passed)."""
+    deadline = time.monotonic() + limit_s
+    tel = await _telemetry(port)
+    while tel.get("pending") and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        tel = await _telemetry(port)
+    return tel
+
+
+def _profile_path(args: argparse.Namespace, scenario: Scenario, level: int, target: str) -> Path:
     out = Path(args.profile)
     out.mkdir(parents=True, exist_ok=True)
-    return out / f"{scenario.name}_c{level}.txt"
+    suffix = "" if target == "gateway" else f"_{target}"
+    return out / f"{scenario.name}_c{level}{suffix}.txt"
 
 
 def _counts(args: argparse.Namespace, scenario: Scenario, level: int) -> int:
@@ -240,10 +271,11 @@ async def _phase(
         await post_once(HOST, targets.upstream.port, "/__reset")
         up0, me0, sys0 = _cpu(targets.upstream.ps), time.process_time(), _machine_busy()
         cpu0 = _cpu(proc) if proc is not None else 0.0
+        ksys0, switch0 = _sys_and_switches(proc)
         expect = args.chunks if scenario.stream else None
         spy = None
-        if args.profile and target == "gateway":
-            spy = profiling.start(targets.gateway.popen.pid, _profile_path(args, scenario, level))
+        if args.profile and proc is not None:
+            spy = profiling.start(proc.pid, _profile_path(args, scenario, level, target))
             await asyncio.sleep(0.5)  # py-spy attaches
         sampler = asyncio.create_task(_sample_rss(proc)) if proc is not None else None
         result = await pool.run(request, requests=n, time_cap=cap, expect_deltas=expect)
@@ -251,9 +283,13 @@ async def _phase(
         if spy is not None:
             row["profile_stderr"] = await asyncio.to_thread(profiling.stop, spy)
         cpu1 = _cpu(proc) if proc is not None else 0.0
+        ksys1, switch1 = _sys_and_switches(proc)
         up1, me1, sys1 = _cpu(targets.upstream.ps), time.process_time(), _machine_busy()
     _, stats = await get_json(HOST, targets.upstream.port, "/__stats")
     assert isinstance(stats, dict)
+    if target == "gateway":
+        # Events still buffered right after the phase: a writer falling behind shows here.
+        row["telemetry_pending"] = (await _telemetry(port)).get("pending")
     done = max(result.requests, 1)
     row.update(
         requests=result.requests,
@@ -267,6 +303,9 @@ async def _phase(
         ttfb_p50_ms=percentile(result.ttfb_ms, 50) if scenario.stream else None,
         ttfb_p99_ms=percentile(result.ttfb_ms, 99) if scenario.stream else None,
         cpu_ms_per_req=(cpu1 - cpu0) * 1000 / done if proc is not None else None,
+        # The kernel's share of that CPU, and context switches: thread hand-offs show up here.
+        sys_cpu_ms_per_req=(ksys1 - ksys0) * 1000 / done if proc is not None else None,
+        ctx_switches_per_req=(switch1 - switch0) / done if proc is not None else None,
         upstream_cpu_ms_per_req=(up1 - up0) * 1000 / done,
         client_cpu_ms_per_req=(me1 - me0) * 1000 / done,
         peak_rss_mib=peak,
@@ -333,6 +372,8 @@ def _median_rows(runs: list[list[dict[str, Any]]]) -> list[dict[str, Any]]:
         out = dict(rows[0])
         out["available"] = all(r.get("available") for r in rows)
         for key, value in rows[0].items():
+            if key == "concurrency":  # identifies the row; a median of ints may be a float
+                continue
             if isinstance(value, bool):
                 out[key] = all(r.get(key) for r in rows)
             elif isinstance(value, int | float):
@@ -419,6 +460,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
             print(f"run {i + 1}/{args.repeat}", file=sys.stderr, flush=True)
             runs.append(await _matrix(args, targets, scenarios))
         results = _median_rows(runs)
+        telemetry = await _telemetry_drained(gateway.port)
         gateway_log_tail = gateway.log_tail(5)
     finally:
         for child in reversed(children):
@@ -429,6 +471,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "startup": startup,
         "classification": classification,
         "results": results,
+        "telemetry": telemetry,
         "runs": runs if args.repeat > 1 else [],
         "gateway_log_tail": gateway_log_tail,
     }

@@ -23,6 +23,7 @@ from ..providers.chat_request import build_chat_request
 from ..providers.chat_response import ChatStreamDecoder, chat_error, parse_chat_response
 from ..providers.registry import ProviderSpec
 from ..providers.sse import SSEEvent
+from ..providers.upstream import USER_AGENT
 
 
 class StreamDecoder(Protocol):
@@ -55,9 +56,6 @@ class UpstreamCodec(Protocol):
     def decoder(self, *, model: str, provider: str) -> StreamDecoder: ...
 
     def error(self, status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError: ...
-
-
-USER_AGENT = "stackbilt-llm-gateway/0.1"
 
 
 def json_event(sse: SSEEvent, provider: str) -> dict[str, Any]:

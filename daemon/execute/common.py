@@ -50,7 +50,8 @@ class ClientCredential:
 
 @dataclass(slots=True)
 class RequestRecord:
-    """What happened to one request; logged at the end (and later stored as telemetry)."""
+    """What happened to one request; stored as telemetry at the end and logged (a failure at
+    INFO, a success at DEBUG: every request is in the telemetry database already)."""
 
     request_id: str
     protocol: str
@@ -94,8 +95,12 @@ class RequestRecord:
                 self.on_finish(self)
             except Exception:  # telemetry must never break serving
                 log.exception("recording request %s failed", self.request_id)
+        level = logging.INFO if (self.error or self.status >= 400) else logging.DEBUG
+        if not log.isEnabledFor(level):
+            return
         u = self.usage
-        log.info(
+        log.log(
+            level,
             "%s %s model=%s -> %s/%s%s status=%s ms=%.0f ttfb=%s in=%d cache_r=%d cache_w=%d out=%d%s",
             self.request_id,
             self.protocol,

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from operator import attrgetter
 from typing import Any, Literal
 
 import orjson
@@ -83,27 +84,33 @@ class GatewayRequestEvent:
 _JSON_FIELDS = frozenset({"signals", "fallback_chain"})
 _BOOL_FIELDS = frozenset({"stream", "usage_estimated", "cost_estimated"})
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(GatewayRequestEvent))
+_ALL = attrgetter(*COLUMNS)
+_SIGNALS = COLUMNS.index("signals")
+_CHAIN = COLUMNS.index("fallback_chain")
+_BOOLS = tuple(COLUMNS.index(name) for name in sorted(_BOOL_FIELDS))
+
+
+def _plain(value: object) -> object:
+    if is_dataclass(value) and not isinstance(value, type):
+        return asdict(value)
+    return str(value)
 
 
 def _json(value: object) -> str:
-    if isinstance(value, list):
-        value = [asdict(v) if isinstance(v, FallbackAttempt) else v for v in value]
+    """Compact JSON (orjson writes dataclasses such as ``FallbackAttempt`` itself)."""
     try:
         return orjson.dumps(value, default=str).decode()
     except TypeError:
-        return json.dumps(value, separators=(",", ":"), default=str)
+        return json.dumps(value, separators=(",", ":"), default=_plain)
 
 
 def to_row(event: GatewayRequestEvent) -> tuple[object, ...]:
     """The event as a tuple in ``COLUMNS`` order (JSON text for signals/fallback_chain)."""
-    row: list[object] = []
-    for name in COLUMNS:
-        value = getattr(event, name)
-        if name in _JSON_FIELDS:
-            value = _json(value)
-        elif name in _BOOL_FIELDS:
-            value = int(bool(value))
-        row.append(value)
+    row = list(_ALL(event))
+    row[_SIGNALS] = _json(row[_SIGNALS])
+    row[_CHAIN] = _json(row[_CHAIN])
+    for i in _BOOLS:
+        row[i] = int(bool(row[i]))
     return tuple(row)
 
 

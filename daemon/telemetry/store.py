@@ -35,6 +35,8 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     if not readonly:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
+        # Statement journals in memory: no temp file created and removed per batch.
+        conn.execute("PRAGMA temp_store = MEMORY")
     return conn
 
 

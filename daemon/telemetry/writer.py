@@ -1,20 +1,23 @@
-"""The one telemetry writer: a thread fed by a bounded queue, so request handlers never wait.
+"""The one telemetry writer: a thread fed by a bounded buffer, so request handlers never wait.
 
-``emit`` is O(1), thread-safe and never blocks (callable from the event loop): when the queue
-is full the NEW event is dropped and counted (``dropped``). The thread writes in batches, one
-transaction each, so a crash loses at most the events still queued; ``close`` drains the queue
-first. Before anything reaches disk, error messages and prompts are redacted, and prompts are
-dropped entirely unless ``store_prompts``. Retention pruning runs on start and once a day.
+``emit`` is O(1), thread-safe and never blocks (callable from the event loop): it appends to a
+deque and wakes the thread only for the first event of a batch, so a busy gateway pays no
+thread hand-off per request. When the buffer is full the NEW event is dropped and counted
+(``dropped``). The thread gathers events for ``linger`` seconds and writes them in batches, one
+transaction each, so a crash loses at most the events still buffered; ``flush`` and ``close``
+skip the wait, and ``close`` drains the buffer first. Before anything reaches disk, error
+messages and prompts are redacted, and prompts are dropped entirely unless ``store_prompts``.
+Retention pruning runs on start and once a day.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import queue
 import sqlite3
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
@@ -26,7 +29,8 @@ log = logging.getLogger(__name__)
 
 DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH = 500
-_STOP = object()
+# The longest the idle thread sleeps before it checks whether pruning is due.
+IDLE_WAKE = 60.0
 
 
 class _Flush:
@@ -48,6 +52,7 @@ class EventWriter:
         linger: float = 0.1,
     ) -> None:
         self.path = path
+        self.maxsize = maxsize
         self.batch_size = batch_size
         # Seconds the writer waits after the first event of a batch for more to arrive.
         self.linger = linger
@@ -55,7 +60,13 @@ class EventWriter:
         self.store_prompts = store_prompts
         self.prune_every = prune_every
         self._clock = clock
-        self._queue: queue.Queue[object] = queue.Queue(maxsize=maxsize)
+        self._buffer: deque[GatewayRequestEvent] = deque()
+        # Set when there is work (the first event of a batch, a flush, close).
+        self._wake = threading.Event()
+        # Set by flush/close: write now, do not linger.
+        self._urgent = threading.Event()
+        self._markers: list[_Flush] = []
+        self._stopping = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -68,14 +79,13 @@ class EventWriter:
     # -- producer side -------------------------------------------------------------------------
 
     def emit(self, event: GatewayRequestEvent) -> None:
-        """Queue ``event`` for writing; drop (and count) it when the queue is full or closed."""
-        if self._closed:
+        """Buffer ``event`` for writing; drop (and count) it when the buffer is full or closed."""
+        if self._closed or len(self._buffer) >= self.maxsize:
             self._count_drop()
             return
-        try:
-            self._queue.put_nowait(event)
-        except queue.Full:
-            self._count_drop()
+        self._buffer.append(event)
+        if not self._wake.is_set():  # the first event of a batch wakes the thread
+            self._wake.set()
 
     def _count_drop(self) -> None:
         with self._lock:
@@ -83,36 +93,39 @@ class EventWriter:
 
     @property
     def pending(self) -> int:
-        return self._queue.qsize()
+        return len(self._buffer)
 
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
             self._thread.start()
 
+    def _hurry(self) -> None:
+        self._urgent.set()
+        self._wake.set()
+
     def flush(self, timeout: float = 10.0) -> bool:
         """Block until everything emitted so far is written (for tests and shutdown paths)."""
         if self._thread is None or not self._thread.is_alive():
             return False
         marker = _Flush()
-        try:
-            self._queue.put(marker, timeout=timeout)
-        except queue.Full:
-            return False
+        with self._lock:
+            self._markers.append(marker)
+        self._hurry()
         return marker.done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> None:
-        """Write everything queued, then stop the thread. Later ``emit`` calls are dropped."""
+        """Write everything buffered, then stop the thread. Later ``emit`` calls are dropped."""
         if self._closed:
             return
+        self._closed = True
         self.start()
         assert self._thread is not None
-        try:
-            self._queue.put(_STOP, timeout=timeout)
-        except queue.Full:
-            log.warning("telemetry writer did not drain in %.0fs; %d events lost", timeout, self.pending)
-        self._closed = True
+        self._stopping = True
+        self._hurry()
         self._thread.join(timeout)
+        if self._thread.is_alive():
+            log.warning("telemetry writer did not drain in %.0fs; %d events lost", timeout, self.pending)
 
     # -- writer thread -------------------------------------------------------------------------
 
@@ -138,15 +151,14 @@ class EventWriter:
         except sqlite3.Error as exc:
             log.warning("telemetry: pruning failed: %s", exc)
 
-    def _next_for_batch(self, *, deadline: float, flushing: bool) -> object | None:
-        """The next queued item, waiting until ``deadline`` unless a flush/stop is pending."""
-        try:
-            if flushing:
-                return self._queue.get_nowait()
-            remaining = deadline - time.monotonic()
-            return self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-        except queue.Empty:
-            return None
+    def _drain(self, conn: sqlite3.Connection) -> None:
+        """Write everything buffered now, ``batch_size`` events per transaction."""
+        buffer = self._buffer
+        while buffer:
+            batch: list[GatewayRequestEvent] = []
+            while buffer and len(batch) < self.batch_size:
+                batch.append(buffer.popleft())
+            self._write(conn, batch)
 
     def _run(self) -> None:
         try:
@@ -158,32 +170,24 @@ class EventWriter:
         try:
             self._prune(conn)
             next_prune = self._clock() + self.prune_every
-            stop = False
-            while not stop:
-                try:
-                    item = self._queue.get(timeout=1.0)
-                except queue.Empty:
-                    item = None
-                batch: list[GatewayRequestEvent] = []
-                markers: list[_Flush] = []
-                # Gather events for a short while: one transaction for many events.
-                linger_until = time.monotonic() + self.linger
-                while item is not None:
-                    if item is _STOP:
-                        stop = True
-                    elif isinstance(item, _Flush):
-                        markers.append(item)
-                    elif isinstance(item, GatewayRequestEvent):
-                        batch.append(item)
-                    if len(batch) >= self.batch_size:
-                        self._write(conn, batch)
-                        batch = []
-                    item = self._next_for_batch(deadline=linger_until, flushing=stop or bool(markers))
-                self._write(conn, batch)
+            while True:
+                if self._wake.wait(IDLE_WAKE) and not self._urgent.is_set():
+                    # Gather events for a short while: one transaction for many events.
+                    self._urgent.wait(self.linger)
+                # Clear before taking work: whatever arrives from here on wakes the next round.
+                self._wake.clear()
+                self._urgent.clear()
+                stop = self._stopping
+                with self._lock:
+                    markers, self._markers = self._markers, []
+                self._drain(conn)
                 for marker in markers:
                     marker.done.set()
                 if self._clock() >= next_prune:
                     self._prune(conn)
                     next_prune = self._clock() + self.prune_every
+                if stop:
+                    self._drain(conn)  # anything emitted while closing
+                    return
         finally:
             conn.close()

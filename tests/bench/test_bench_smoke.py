@@ -65,5 +65,10 @@ def test_quick_run_reports_every_event(tmp_path: Path) -> None:
         assert row["deltas_received"] == row["deltas_sent"] == 6 * data["meta"]["chunks"]
         assert row["events_received"] == row["events_sent"]
         assert row["short_streams"] == 0 and row["events_ok"]
+    # Every request the gateway answered was recorded: nothing dropped, nothing left buffered.
+    telemetry = data["telemetry"]
+    assert telemetry["dropped"] == 0 and telemetry["pending"] == 0
+    assert telemetry["written"] >= sum(r["requests"] for r in rows if r["target"] == "gateway")
+    assert any(c["check"].startswith("telemetry:") and c["verdict"] == "pass" for c in data["budget"])
     for comp in data["comparisons"]:
         assert {"gateway_added_p50_ms", "gateway_ttfb_added_ms", "cpu_ratio_gateway_reference"} <= comp.keys()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
@@ -133,6 +134,42 @@ def test_flush_waits_for_the_queue(tmp_path: Path) -> None:
         writer.emit(GatewayRequestEvent(id="x"))
         assert writer.flush(5)
         assert [r["id"] for r in recent(path)] == ["x"]
+    finally:
+        writer.close()
+
+
+class _CountingEvent(threading.Event):
+    def __init__(self) -> None:
+        super().__init__()
+        self.sets = 0
+
+    def set(self) -> None:
+        self.sets += 1
+        super().set()
+
+
+def test_a_burst_wakes_the_writer_once_and_lands_in_one_transaction(tmp_path: Path) -> None:
+    """No thread hand-off per event: the first event of a batch wakes the writer, the rest
+    ride along, and the batch is one transaction."""
+    path = tmp_path / "t.sqlite"
+    writer = EventWriter(path, linger=0.5)
+    wake = writer._wake = _CountingEvent()
+    transactions: list[int] = []
+    real_write = writer._write
+    writer._write = lambda conn, batch: (transactions.append(len(batch)), real_write(conn, batch))[1]  # type: ignore[method-assign]
+    writer.start()
+    try:
+        for i in range(300):
+            writer.emit(GatewayRequestEvent(id=f"b{i:03d}"))
+        assert wake.sets == 1
+        deadline = time.monotonic() + 10
+        while writer.written < 300 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert writer.written == 300 and transactions == [300]
+        writer.emit(GatewayRequestEvent(id="next"))  # the next batch wakes it again
+        assert wake.sets == 2
+        assert writer.flush(5)
+        assert len(recent(path, limit=1000)) == 301
     finally:
         writer.close()
 
