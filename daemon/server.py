@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
-from . import __version__
+from . import __version__, gcpolicy
 from .config import Config
 from .gatewaykey import load_or_create_gateway_key
 from .lifecycle import DaemonInfo, PortInUse, bind_socket, find_daemon, remove_pidfile, write_pidfile
@@ -155,6 +155,7 @@ def serve_forever(config: Config, paths: Paths, *, env: Mapping[str, str] | None
             key_source,
             ", ".join(str(p) for p in config.sources) or "defaults",
         )
+        gcpolicy.tune()
         asyncio.run(_serve(app, hc))
         log.info("stopped")
         return EXIT_OK

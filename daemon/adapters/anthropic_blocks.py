@@ -86,8 +86,37 @@ def _tool_result_content(value: object, path: str) -> list[TextPart | ImagePart 
     return out
 
 
+def _fast_block(block: JSON) -> Part | None:
+    """The common well-formed blocks of an agent turn (text, tool_use, a tool_result with
+    string content), checked and built directly; None sends the block down the general path,
+    which also names the offending field when one is malformed."""
+    kind = block.get("type")
+    cache = block.get("cache_control")
+    if cache is not None and type(cache) is not dict:
+        return None
+    if kind == "text":
+        text = block.get("text")
+        return TextPart(text, cache_control=cache) if type(text) is str else None
+    if kind == "tool_use":
+        call_id, name, arguments = block.get("id"), block.get("name"), block.get("input", {})
+        if type(call_id) is str and type(name) is str and type(arguments) is dict:
+            return ToolCallPart(id=call_id, name=name, arguments=arguments, cache_control=cache)
+        return None
+    if kind == "tool_result":
+        call_id, content, is_error = block.get("tool_use_id"), block.get("content"), block.get("is_error")
+        if type(call_id) is str and type(content) is str and (is_error is None or type(is_error) is bool):
+            parts: list[TextPart | ImagePart | DocumentPart] = [TextPart(content)] if content else []
+            error = bool(is_error)
+            return ToolResultPart(call_id=call_id, content=parts, is_error=error, cache_control=cache)
+    return None
+
+
 def parse_block(block: object, path: str) -> Part:
     """One Anthropic content block → one IR part. ``path`` names it in error messages."""
+    if type(block) is dict:
+        part = _fast_block(block)
+        if part is not None:
+            return part
     if not isinstance(block, dict) or not isinstance(block.get("type"), str):
         raise fail(f"{path}: content block must be an object with a string 'type'", path)
     kind: str = block["type"]

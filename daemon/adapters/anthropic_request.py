@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.errors import InvalidRequest
 from ..core.ir import (
     JSON,
     GatewayRequest,
@@ -87,7 +88,11 @@ def _parse_message(raw: object, i: int) -> Message:
         return Message(role, [TextPart(content)])
     if not isinstance(content, list):
         raise fail(f"{path}.content: must be a string or a list of content blocks", f"{path}.content")
-    return Message(role, [parse_block(b, f"{path}.content.{j}") for j, b in enumerate(content)])
+    try:
+        return Message(role, [parse_block(b, path) for b in content])
+    except InvalidRequest:
+        # Again, naming each block, so the error points at the offending one.
+        return Message(role, [parse_block(b, f"{path}.content.{j}") for j, b in enumerate(content)])
 
 
 def _parse_tool(raw: object, i: int) -> ToolSpec:

@@ -117,6 +117,14 @@ def _est(decision: RouteDecision, req: GatewayRequest) -> int:
     return est if isinstance(est, int) else estimate_tokens(req)
 
 
+def _fact(
+    decision: RouteDecision, name: str, compute: Callable[[GatewayRequest], bool], req: GatewayRequest
+) -> bool:
+    """A boolean the classifier already computed (a signal), else computed now."""
+    value = decision.signals.get(name)
+    return value if isinstance(value, bool) else compute(req)
+
+
 def _check(
     info: ModelInfo, need: _Need, registry: Registry, client: str, allow_experimental: bool
 ) -> tuple[bool, str, int | None]:
@@ -170,8 +178,8 @@ def plan(
     need = _Need(
         est_tokens=_est(decision, req),
         max_tokens=req.max_tokens,
-        tools=carries_tools(req),
-        images=has_images(req),
+        tools=_fact(decision, "carries_tools", carries_tools, req),
+        images=_fact(decision, "has_images", has_images, req),
         thinking=wants_thinking(req),
         route_class=route_class,
     )

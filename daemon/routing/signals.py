@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
+import orjson
+
 from ..core.ir import (
     DocumentPart,
     GatewayRequest,
@@ -60,6 +62,14 @@ class _SchemaSizes:
 _SCHEMAS = _SchemaSizes()
 
 
+def _json_size(value: object) -> int:
+    """Compact JSON size (UTF-8 bytes; orjson, ~10x faster than json on tool arguments)."""
+    try:
+        return len(orjson.dumps(value))
+    except TypeError:  # what orjson refuses (non-string keys, huge ints): the slow way
+        return len(json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str))
+
+
 def part_chars(part: Part) -> int:
     """Approximate serialised size of one content part, in characters."""
     if isinstance(part, TextPart):
@@ -68,7 +78,7 @@ def part_chars(part: Part) -> int:
         return 32 + sum(part_chars(p) for p in part.content)
     if isinstance(part, ToolCallPart):
         args = part.arguments
-        return 32 + len(part.name) + (len(json.dumps(args, separators=(",", ":"))) if args else 2)
+        return 32 + len(part.name) + (_json_size(args) if args else 2)
     if isinstance(part, ReasoningPart):
         return len(part.text) + len(part.redacted or "")
     if isinstance(part, ImagePart):

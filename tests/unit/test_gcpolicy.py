@@ -1,0 +1,30 @@
+"""The daemon's collector settings: start-up objects frozen, rare collections, cycles still freed."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+from stackbilt_gateway.daemon import gcpolicy
+
+
+class _Node:
+    def __init__(self) -> None:
+        self.me: _Node | None = None
+
+
+def test_tune_freezes_start_up_objects_raises_thresholds_and_still_frees_cycles() -> None:
+    before = gc.get_threshold()
+    try:
+        gcpolicy.tune()
+        assert gc.get_threshold() == (gcpolicy.GEN0, gcpolicy.GEN1, gcpolicy.GEN2)
+        assert gc.get_freeze_count() > 0
+        node = _Node()
+        node.me = node  # a cycle: reference counting alone never frees it
+        ref = weakref.ref(node)
+        del node
+        gc.collect()
+        assert ref() is None
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
