@@ -33,26 +33,22 @@ class SSEParser:
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
         buf = self._buf + chunk if self._buf else chunk
+        if b"\r" in buf:
+            # CRLF and lone CR end lines too: fold them to LF. A CR at the very end may be
+            # the first half of a CRLF, so it waits for the next chunk.
+            held = buf.endswith(b"\r")
+            buf = (buf[:-1] if held else buf).replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+            if held:
+                buf += b"\r"
         out: list[SSEEvent] = []
-        start = 0
-        n = len(buf)
-        while start < n:
-            nl = buf.find(b"\n", start)
-            cr = buf.find(b"\r", start, nl if nl != -1 else n)
-            if cr != -1:
-                end = cr
-                # A CR at the very end may be the first half of CRLF: wait for more.
-                if cr + 1 == n:
-                    break
-                nxt = cr + 2 if buf[cr + 1 : cr + 2] == b"\n" else cr + 1
-            elif nl != -1:
-                end, nxt = nl, nl + 1
-            else:
-                break
-            self._line(buf[start:end], out)
-            start = nxt
-        self._buf = buf[start:]
-        if len(self._buf) > self.max_event_bytes:
+        last = buf.rfind(b"\n")
+        if last >= 0:
+            # Complete lines split at C speed; the partial last line stays buffered.
+            for line in buf[:last].split(b"\n"):
+                self._line(line, out)
+            buf = buf[last + 1 :]
+        self._buf = buf
+        if len(buf) > self.max_event_bytes:
             raise ValueError("SSE line exceeds the size limit")
         return out
 
