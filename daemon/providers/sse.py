@@ -43,9 +43,21 @@ class SSEParser:
         out: list[SSEEvent] = []
         last = buf.rfind(b"\n")
         if last >= 0:
-            # Complete lines split at C speed; the partial last line stays buffered.
+            # Complete lines split at C speed; the partial last line stays buffered. Blank
+            # and ``data:`` lines (nearly all of a stream) are handled inline.
+            data = self._data
             for line in buf[:last].split(b"\n"):
-                self._line(line, out)
+                if not line:
+                    if data:
+                        out.append(SSEEvent(self._event, "\n".join(data)))
+                        data = self._data = []
+                    self._event = None
+                elif line.startswith(b"data:"):
+                    value = line[6:] if line[5:6] == b" " else line[5:]
+                    data.append(value.decode("utf-8", errors="replace"))
+                else:
+                    self._line(line, out)
+                    data = self._data
             buf = buf[last + 1 :]
         self._buf = buf
         if len(buf) > self.max_event_bytes:
