@@ -1,9 +1,10 @@
 """Time request parsing and classification of a ~200 KB Claude Code-shaped request.
 
-Owns the in-process timing of ``json.loads`` → ``adapters.anthropic_request.parse_request`` →
-``routing.classify.classify(req, client=...)`` on the agent request of ``bench.scenarios``,
-each step separately (median and p99 over a bounded number of iterations). When the
-classifier is not importable yet, the result says "not available" instead of failing.
+Owns the in-process timing of the daemon's JSON body parser (``core.jsonfast``), then
+``adapters.anthropic_request.parse_request``, then ``routing.classify.classify(req, client=...)``
+on the agent request of ``bench.scenarios``, each step separately (median and p99 over a
+bounded number of iterations). When the classifier is not importable yet, the result says
+"not available" instead of failing.
 """
 
 from __future__ import annotations
@@ -40,7 +41,13 @@ def time_classification(iterations: int = 200, time_cap: float = 5.0) -> dict[st
     body, _ = agent_request()
     raw = json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
     out: dict[str, Any] = {"available": False, "body_bytes": len(raw), "client": "claude-code"}
-    out["json_loads"] = _time(lambda: json.loads(raw), iterations, time_cap)
+    try:  # the daemon's own body parser (orjson), else the standard library's
+        jsonfast = importlib.import_module("stackbilt_gateway.daemon.core.jsonfast")
+        loads: Callable[[bytes], Any] = jsonfast.loads
+        out["json_loader"] = "daemon core.jsonfast"
+    except (ImportError, AttributeError):
+        loads, out["json_loader"] = json.loads, "json"
+    out["json_loads"] = _time(lambda: loads(raw), iterations, time_cap)
     try:
         adapter = importlib.import_module("stackbilt_gateway.daemon.adapters.anthropic_request")
         parse_request = adapter.parse_request

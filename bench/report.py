@@ -193,7 +193,9 @@ def markdown(data: Row) -> str:
         [[k, fmt(cls[k]["median_ms"], 3), fmt(cls[k]["p99_ms"], 3), str(cls[k]["n"])] for k in steps],
     )
     lines.append("")
-    lines.append(f"Body {cls['body_bytes']} bytes. " + ("" if cls["available"] else f"**{cls.get('note')}**"))
+    loader = f"JSON parsed by {cls['json_loader']}. " if cls.get("json_loader") else ""
+    note = "" if cls["available"] else f"**{cls.get('note')}**"
+    lines.append(f"Body {cls['body_bytes']} bytes. {loader}{note}")
     results: dict[tuple[str, int, str], Row] = {
         (r["scenario"], r["concurrency"], r["target"]): r for r in data["results"]
     }

@@ -10,25 +10,27 @@ from ..core.ir import Usage
 from ..providers.usage_taps import usage_from_anthropic
 
 
+def _gateway_thinking(block: object) -> bool:
+    return (
+        isinstance(block, dict)
+        and block.get("type") == "thinking"
+        and str(block.get("signature", "")).startswith("gw:")
+    )
+
+
 def strip_gateway_thinking(body: dict[str, Any]) -> bool:
-    """Remove thinking blocks the gateway synthesised (``gw:`` signatures). True if changed."""
+    """Remove thinking blocks the gateway synthesised (``gw:`` signatures). True if changed.
+
+    Runs on every pass-through turn: a message's content list is only rebuilt when it holds
+    such a block (almost never), so a long history costs one scan and no copies.
+    """
     changed = False
     for msg in body.get("messages") or []:
         content = msg.get("content") if isinstance(msg, dict) else None
-        if not isinstance(content, list):
+        if not isinstance(content, list) or not any(_gateway_thinking(b) for b in content):
             continue
-        kept = [
-            b
-            for b in content
-            if not (
-                isinstance(b, dict)
-                and b.get("type") == "thinking"
-                and str(b.get("signature", "")).startswith("gw:")
-            )
-        ]
-        if len(kept) != len(content):
-            msg["content"] = kept
-            changed = True
+        msg["content"] = [b for b in content if not _gateway_thinking(b)]
+        changed = True
     return changed
 
 
