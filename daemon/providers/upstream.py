@@ -129,7 +129,8 @@ class UpstreamClient:
     def __init__(self, timeouts: Timeouts, transport: httpx.AsyncBaseTransport | None = None) -> None:
         self.timeouts = timeouts
         if transport is None:
-            aio = AiohttpTransport(limits=httpx.Limits(max_connections=MAX_CONNECTIONS), trust_env=False)
+            # trust_env: the TLS context honours SSL_CERT_FILE / SSL_CERT_DIR (corporate CAs).
+            aio = AiohttpTransport(limits=httpx.Limits(max_connections=MAX_CONNECTIONS), trust_env=True)
             aio.client = lambda: _session(aio)
             transport = aio
         self._transport = transport
