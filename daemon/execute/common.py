@@ -70,6 +70,9 @@ class RequestRecord:
     context: dict[str, Any] = field(default_factory=dict)
     on_finish: Callable[[RequestRecord], None] | None = None
     done: bool = False
+    # Wall-clock time and latency when the record was finished (None while in flight).
+    finished_at: float | None = None
+    final_latency_ms: float | None = None
 
     def mark_first_byte(self) -> None:
         if self.first_byte_ms is None:
@@ -77,6 +80,9 @@ class RequestRecord:
 
     @property
     def latency_ms(self) -> float:
+        """Milliseconds from start to finish (to now while the request is in flight)."""
+        if self.final_latency_ms is not None:
+            return self.final_latency_ms
         return (time.perf_counter() - self.started) * 1000
 
     def finish(self, status: int | None = None, error: GatewayError | None = None) -> None:
@@ -84,6 +90,8 @@ class RequestRecord:
         if self.done:
             return
         self.done = True
+        self.final_latency_ms = (time.perf_counter() - self.started) * 1000
+        self.finished_at = time.time()
         if status is not None:
             self.status = status
         if error is not None:

@@ -1,12 +1,18 @@
 """Turn a finished request record into a ``GatewayRequestEvent`` with its costs and emit it.
 
-Knows the record's routing context keys (set by the pipeline) and the cost model; never
-blocks: the writer's ``emit`` only enqueues. A response-cache hit (context ``response_hit``)
-is recorded as served by ``"cache"`` at cost 0, saving what the cached answer cost to produce.
+Knows the record's routing context keys (set by the pipeline) and the cost model. On the event
+loop the recorder only does what must happen there (breaker outcome, session memory) and hands
+the writer a ``PendingEvent``: the event, costs and savings included, is built on the writer
+thread, so neither cost computation nor telemetry is on a request's critical path. What the
+event needs from shared state (the session's memory before this request) is captured first.
+A response-cache hit (context ``response_hit``) is recorded as served by ``"cache"`` at cost
+0, saving what the cached answer cost to produce.
 """
 
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from ..core.ir import Usage
@@ -17,7 +23,17 @@ from .events import EventStatus, FallbackAttempt, GatewayRequestEvent, cache_sta
 from .writer import EventWriter
 
 
-def _savings(record: RequestRecord, router: Router) -> SavingsEstimate | None:
+@dataclass(frozen=True, slots=True)
+class SessionSnapshot:
+    """The session memory as it was when the request finished (before it was updated)."""
+
+    provider: str
+    premium_cached_tokens: int
+
+
+def _savings(
+    record: RequestRecord, router: Router, session: SessionSnapshot | None
+) -> SavingsEstimate | None:
     ctx = record.context
     served = (record.provider, record.upstream_model)
     requested = ctx.get("requested")
@@ -25,11 +41,9 @@ def _savings(record: RequestRecord, router: Router) -> SavingsEstimate | None:
     if not record.provider or requested is None:
         return None
     if ctx.get("mode") == "live" and served != requested:
-        state = router.sessions.get(ctx.get("session"))
-        cached = state.premium_cached_tokens if state else 0
+        cached = session.premium_cached_tokens if session else 0
         return estimate_live(router.prices, served, record.usage, requested, premium_cached_tokens=cached)
-    state = router.sessions.get(ctx.get("session"))
-    sticky = bool(state and would and state.provider == would[0])
+    sticky = bool(session and would and session.provider == would[0])
     return estimate_shadow(router.prices, served, record.usage, would, sticky_to_would=sticky)
 
 
@@ -46,10 +60,13 @@ def _response_hit(event: GatewayRequestEvent, record: RequestRecord, router: Rou
     event.cost_estimated = would.estimated
 
 
-def build_event(record: RequestRecord, router: Router) -> GatewayRequestEvent:
+def build_event(
+    record: RequestRecord, router: Router, session: SessionSnapshot | None = None
+) -> GatewayRequestEvent:
+    """The event of a finished ``record``; ``session``: its session's memory before it."""
     ctx: dict[str, Any] = record.context
     u = record.usage
-    est = _savings(record, router)
+    est = _savings(record, router, session)
     decision = ctx.get("decision")
     requested = ctx.get("requested") or (None, None)
     would = ctx.get("would") or (None, None)
@@ -57,6 +74,7 @@ def build_event(record: RequestRecord, router: Router) -> GatewayRequestEvent:
     status: EventStatus = "client_closed" if record.status == 499 else ("ok" if ok else "error")
     event = GatewayRequestEvent(
         id=record.request_id,
+        ts=record.finished_at if record.finished_at is not None else time.time(),
         client=ctx.get("client", "unknown"),
         protocol=record.protocol,
         session_id=ctx.get("session"),
@@ -114,8 +132,20 @@ MIDSTREAM_FAILURES = frozenset(
 )
 
 
+@dataclass(frozen=True, slots=True)
+class PendingEvent:
+    """A finished request whose event is built where it is written (the writer thread)."""
+
+    record: RequestRecord
+    router: Router
+    session: SessionSnapshot | None
+
+    def build(self) -> GatewayRequestEvent:
+        return build_event(self.record, self.router, self.session)
+
+
 class Recorder:
-    """The pipeline's ``on_finish`` hook: build the event, remember the session, emit."""
+    """The pipeline's ``on_finish`` hook: breaker and session memory now, the event later."""
 
     def __init__(self, router: Router, writer: EventWriter | None) -> None:
         self.router = router
@@ -123,7 +153,8 @@ class Recorder:
 
     def __call__(self, record: RequestRecord) -> None:
         ctx = record.context
-        event = build_event(record, self.router) if self.writer is not None else None
+        state = self.router.sessions.get(ctx.get("session"))
+        session = SessionSnapshot(state.provider, state.premium_cached_tokens) if state else None
         # A stream's outcome reaches the provider's breaker when the stream ends: a failure
         # after the first byte is the upstream's too (a client hanging up is nobody's).
         if ctx.get("streaming") and record.provider and record.status != 499:
@@ -138,8 +169,8 @@ class Recorder:
             if requested and (record.provider, record.upstream_model) == requested:
                 premium = record.usage.cache_read_tokens + record.usage.cache_write_tokens
             self.router.sessions.remember(ctx.get("session"), record.provider, premium)
-        if self.writer is not None and event is not None:
-            self.writer.emit(event)
+        if self.writer is not None:
+            self.writer.emit(PendingEvent(record, self.router, session))
 
 
-__all__ = ["FallbackAttempt", "Recorder", "build_event"]
+__all__ = ["FallbackAttempt", "PendingEvent", "Recorder", "SessionSnapshot", "build_event"]
