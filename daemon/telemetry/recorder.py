@@ -1,16 +1,21 @@
 """Turn a finished request record into a ``GatewayRequestEvent`` with its costs and emit it.
 
-Knows the record's routing context keys (set by the pipeline) and the cost model. On the event
-loop the recorder only does what must happen there (breaker outcome, session memory) and hands
-the writer a ``PendingEvent``: the event, costs and savings included, is built on the writer
-thread, so neither cost computation nor telemetry is on a request's critical path. What the
-event needs from shared state (the session's memory before this request) is captured first.
-A response-cache hit (context ``response_hit``) is recorded as served by ``"cache"`` at cost
-0, saving what the cached answer cost to produce.
+Knows the record's routing context keys (set by the pipeline) and the cost model. When a
+record finishes, the recorder does at once only what the next request depends on (the stream's
+breaker outcome, the session memory, capturing the session state the savings estimate needs
+before updating it) and schedules the rest with ``loop.call_soon``: the event, costs and
+savings included, is built after the handler has handed its response to the server, so cost
+computation is not on the request's response path. It is built on the event loop, not on the
+writer thread: Python work there competes for the GIL with the loop, which cost ~0.2 ms of CPU
+per request at concurrency 32 in the benchmark. The writer's ``emit`` only enqueues. A
+response-cache hit (context ``response_hit``) is recorded as served by ``"cache"`` at cost 0,
+saving what the cached answer cost to produce.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +26,8 @@ from ..execute.common import RequestRecord
 from ..routing.runtime import Router
 from .events import EventStatus, FallbackAttempt, GatewayRequestEvent, cache_status
 from .writer import EventWriter
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,24 +139,13 @@ MIDSTREAM_FAILURES = frozenset(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class PendingEvent:
-    """A finished request whose event is built where it is written (the writer thread)."""
-
-    record: RequestRecord
-    router: Router
-    session: SessionSnapshot | None
-
-    def build(self) -> GatewayRequestEvent:
-        return build_event(self.record, self.router, self.session)
-
-
 class Recorder:
-    """The pipeline's ``on_finish`` hook: breaker and session memory now, the event later."""
+    """The pipeline's ``on_finish`` hook: breaker and session memory now, the event just after."""
 
     def __init__(self, router: Router, writer: EventWriter | None) -> None:
         self.router = router
         self.writer = writer
+        self.failed = 0
 
     def __call__(self, record: RequestRecord) -> None:
         ctx = record.context
@@ -169,8 +165,24 @@ class Recorder:
             if requested and (record.provider, record.upstream_model) == requested:
                 premium = record.usage.cache_read_tokens + record.usage.cache_write_tokens
             self.router.sessions.remember(ctx.get("session"), record.provider, premium)
-        if self.writer is not None:
-            self.writer.emit(PendingEvent(record, self.router, session))
+        if self.writer is None:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # not on an event loop (a worker thread): build it now
+            self._emit(record, session)
+            return
+        loop.call_soon(self._emit, record, session)
+
+    def _emit(self, record: RequestRecord, session: SessionSnapshot | None) -> None:
+        assert self.writer is not None
+        try:
+            event = build_event(record, self.router, session)
+        except Exception:  # one bad record never breaks serving or the next event
+            self.failed += 1
+            log.exception("telemetry: building the event of %s failed", record.request_id)
+            return
+        self.writer.emit(event)
 
 
-__all__ = ["FallbackAttempt", "PendingEvent", "Recorder", "SessionSnapshot", "build_event"]
+__all__ = ["FallbackAttempt", "Recorder", "SessionSnapshot", "build_event"]

@@ -20,7 +20,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
-from typing import Protocol
 
 from .events import GatewayRequestEvent
 from .redact import redact
@@ -32,15 +31,6 @@ DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH = 500
 # The longest the idle thread sleeps before it checks whether pruning is due.
 IDLE_WAKE = 60.0
-
-
-class EventSource(Protocol):
-    """Something that becomes an event on the writer thread (``recorder.PendingEvent``)."""
-
-    def build(self) -> GatewayRequestEvent: ...
-
-
-Item = GatewayRequestEvent | EventSource
 
 
 class _Flush:
@@ -70,7 +60,7 @@ class EventWriter:
         self.store_prompts = store_prompts
         self.prune_every = prune_every
         self._clock = clock
-        self._buffer: deque[Item] = deque()
+        self._buffer: deque[GatewayRequestEvent] = deque()
         # Set when there is work (the first event of a batch, a flush, close).
         self._wake = threading.Event()
         # Set by flush/close: write now, do not linger.
@@ -88,11 +78,8 @@ class EventWriter:
 
     # -- producer side -------------------------------------------------------------------------
 
-    def emit(self, event: Item) -> None:
-        """Buffer ``event`` for writing; drop (and count) it when the buffer is full or closed.
-
-        An ``EventSource`` is built into its event on the writer thread, just before writing.
-        """
+    def emit(self, event: GatewayRequestEvent) -> None:
+        """Buffer ``event`` for writing; drop (and count) it when the buffer is full or closed."""
         if self._closed or len(self._buffer) >= self.maxsize:
             self._count_drop()
             return
@@ -149,18 +136,7 @@ class EventWriter:
             return event
         return dataclasses.replace(event, prompt=prompt, error_message=message)
 
-    def _build(self, item: Item) -> GatewayRequestEvent | None:
-        if isinstance(item, GatewayRequestEvent):
-            return item
-        try:
-            return item.build()
-        except Exception:  # one bad record never stops the writer
-            self.failed += 1
-            log.exception("telemetry: building an event failed")
-            return None
-
-    def _write(self, conn: sqlite3.Connection, items: list[Item]) -> None:
-        batch = [e for e in map(self._build, items) if e is not None]
+    def _write(self, conn: sqlite3.Connection, batch: list[GatewayRequestEvent]) -> None:
         if not batch:
             return
         try:
@@ -179,7 +155,7 @@ class EventWriter:
         """Write everything buffered now, ``batch_size`` events per transaction."""
         buffer = self._buffer
         while buffer:
-            batch: list[Item] = []
+            batch: list[GatewayRequestEvent] = []
             while buffer and len(batch) < self.batch_size:
                 batch.append(buffer.popleft())
             self._write(conn, batch)
