@@ -13,7 +13,7 @@ from stackbilt_gateway.daemon.telemetry import EventWriter, FallbackAttempt, Gat
 from stackbilt_gateway.daemon.telemetry.events import COLUMNS
 from stackbilt_gateway.daemon.telemetry.migrations import MIGRATIONS, applied, migrate
 from stackbilt_gateway.daemon.telemetry.queries import recent
-from stackbilt_gateway.daemon.telemetry.store import DAY, db_path, insert_events, open_db, prune
+from stackbilt_gateway.daemon.telemetry.store import CHUNK, DAY, db_path, insert_events, open_db, prune
 
 EXPECTED_COLUMNS = [
     ("id", "TEXT"),
@@ -209,6 +209,42 @@ def test_retention_prunes_on_start(tmp_path: Path) -> None:
     writer.close()
     assert writer.pruned == 1
     assert sorted(r["id"] for r in recent(path)) == ["edge", "new"]
+
+
+def test_batches_longer_than_a_statement_keep_every_row_and_column(tmp_path: Path) -> None:
+    """Full multi-row statements plus row-by-row leftovers: nothing lost, nothing shifted."""
+    n = 2 * CHUNK + 5
+    events = [
+        GatewayRequestEvent(
+            id=f"m{i:03d}",
+            ts=1000.0 + i,
+            client="codex",
+            session_id=f"s{i}",
+            input_tokens=i,
+            output_tokens=2 * i,
+            stream=bool(i % 2),
+            fallback_chain=[FallbackAttempt("groq", f"m{i}", "ok")],
+        )
+        for i in range(n)
+    ]
+    conn = open_db(tmp_path / "t.sqlite")
+    try:
+        assert insert_events(conn, events) == n
+        columns = "id, ts, session_id, input_tokens, output_tokens, stream, fallback_chain"
+        rows = conn.execute(f"SELECT {columns} FROM events ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    assert len(rows) == n
+    for i, (event_id, ts, session, tokens_in, tokens_out, stream, chain) in enumerate(rows):
+        assert (event_id, ts, session, tokens_in, tokens_out, stream) == (
+            f"m{i:03d}",
+            1000.0 + i,
+            f"s{i}",
+            i,
+            2 * i,
+            i % 2,
+        )
+        assert f'"model":"m{i}"' in chain
 
 
 def test_prune_helper(tmp_path: Path) -> None:
