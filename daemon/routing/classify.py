@@ -17,10 +17,8 @@ from dataclasses import dataclass, field
 from ..core.ir import GatewayRequest, TextPart
 from .classes import ROUTE_CLASSES, RouteClass
 from .signals import (
-    carries_tools,
-    estimate_tokens,
-    has_images,
     has_tool_result,
+    history_facts,
     last_user_message,
     latest_turn,
     text_of,
@@ -283,7 +281,8 @@ def classify(
     long_context_tokens: int = DEFAULT_LONG_CONTEXT_TOKENS,
 ) -> RouteDecision:
     """Classify one request; rules in the order of docs/routing.md, first match wins."""
-    est = estimate_tokens(req)
+    facts = history_facts(req)
+    est = facts.est_tokens
     own_text, turn_text = _user_text(req)
     last_user = last_user_message(req.messages)
     no_tools = not req.tools
@@ -292,8 +291,8 @@ def classify(
         "est_tokens": est,
         "tool_count": len(req.tools),
         "has_tool_result": has_tool_result(last_user),
-        "carries_tools": carries_tools(req),
-        "has_images": has_images(req),
+        "carries_tools": bool(req.tools) or facts.tool_traffic,
+        "has_images": facts.images,
         "latest_user_chars": len(own_text),
         "thinking": wants_thinking(req),
         "effort": req.thinking.effort if req.thinking else None,

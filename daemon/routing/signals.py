@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import orjson
 
@@ -92,16 +93,55 @@ def part_chars(part: Part) -> int:
     return 0
 
 
-def estimate_tokens(req: GatewayRequest) -> int:
-    """chars/4 over system text, every message part and every tool schema (rounded up)."""
+@dataclass(frozen=True, slots=True)
+class HistoryFacts:
+    """What one walk over the whole request finds (``history_facts``)."""
+
+    chars: int  # approximate serialised size: system, every message part, every tool schema
+    tool_traffic: bool  # a tool call or tool result anywhere in the messages
+    images: bool  # an image anywhere, tool results included
+
+    @property
+    def est_tokens(self) -> int:
+        return -(-self.chars // CHARS_PER_TOKEN)
+
+
+def history_facts(req: GatewayRequest) -> HistoryFacts:
+    """Size, tool traffic and images in one pass over every part (the classifier needs all three).
+
+    The same sums as ``part_chars``; text parts, the bulk of any history, are counted inline.
+    """
     chars = sum(len(t.text) for t in req.system)
+    traffic = images = False
     for message in req.messages:
         chars += 8
         for part in message.parts:
-            chars += part_chars(part)
+            if type(part) is TextPart:
+                chars += len(part.text)
+            elif type(part) is ToolResultPart:
+                traffic = True
+                chars += 32
+                for inner in part.content:
+                    if type(inner) is TextPart:
+                        chars += len(inner.text)
+                    else:
+                        images = images or isinstance(inner, ImagePart)
+                        chars += part_chars(inner)
+            elif type(part) is ToolCallPart:
+                traffic = True
+                args = part.arguments
+                chars += 32 + len(part.name) + (_json_size(args) if args else 2)
+            else:
+                images = images or isinstance(part, ImagePart)
+                chars += part_chars(part)
     for tool in req.tools:
         chars += _SCHEMAS.size(tool)
-    return -(-chars // CHARS_PER_TOKEN)
+    return HistoryFacts(chars, traffic, images)
+
+
+def estimate_tokens(req: GatewayRequest) -> int:
+    """chars/4 over system text, every message part and every tool schema (rounded up)."""
+    return history_facts(req).est_tokens
 
 
 def latest_turn(messages: Sequence[Message]) -> Sequence[Message]:
