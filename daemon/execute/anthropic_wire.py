@@ -12,7 +12,7 @@ from ..providers.usage_taps import usage_from_anthropic
 
 def _gateway_thinking(block: object) -> bool:
     return (
-        isinstance(block, dict)
+        type(block) is dict
         and block.get("type") == "thinking"
         and str(block.get("signature", "")).startswith("gw:")
     )
@@ -26,8 +26,13 @@ def strip_gateway_thinking(body: dict[str, Any]) -> bool:
     """
     changed = False
     for msg in body.get("messages") or []:
-        content = msg.get("content") if isinstance(msg, dict) else None
-        if not isinstance(content, list) or not any(_gateway_thinking(b) for b in content):
+        content = msg.get("content") if type(msg) is dict else None
+        if type(content) is not list:
+            continue
+        for block in content:
+            if type(block) is dict and block.get("type") == "thinking" and _gateway_thinking(block):
+                break
+        else:
             continue
         msg["content"] = [b for b in content if not _gateway_thinking(b)]
         changed = True
