@@ -5,7 +5,7 @@ stickiness, and the shadow/live difference:
 
 - shadow: serve the requested model (first, always); record what live mode would have picked;
 - live: serve the first valid route-table candidate, then the next ones, with the requested
-  model always last (the last-resort fallback).
+  model always last (the last-resort fallback) unless the table names it, which keeps its place.
 
 A pinned request (the client named ``provider/model``, or a ``model_map`` entry) is served as-is
 in both modes. Does not execute, retry or track health (``breaker``); it only reads the

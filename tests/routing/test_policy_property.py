@@ -17,9 +17,9 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolResultPart,
     ToolSpec,
 )
-from stackbilt_gateway.daemon.routing.classes import ROUTE_CLASSES, RouteClass
+from stackbilt_gateway.daemon.routing.classes import REQUESTED, ROUTE_CLASSES, RouteClass
 from stackbilt_gateway.daemon.routing.classify import classify
-from stackbilt_gateway.daemon.routing.policy import CLAMP_SAFE, Requested, plan
+from stackbilt_gateway.daemon.routing.policy import CLAMP_SAFE, MIN_CONFIDENCE, Requested, plan
 from stackbilt_gateway.daemon.routing.registry import ModelInfo, Registry, Safety, split_key
 from stackbilt_gateway.daemon.routing.signals import carries_tools, estimate_tokens, has_images
 
@@ -135,7 +135,15 @@ def test_plan_never_picks_an_unsafe_or_too_small_target(
     if mode == "shadow" or pinned:
         assert result.serve[0].key == requested.key
     else:
-        assert result.serve[-1].key == requested.key
+        # The requested model is always served in live mode: last (the last resort), unless the
+        # route table names it itself, which gives it the table's place.
+        assert requested.key in [c.key for c in result.serve]
+        route_class = decision.route_class
+        if decision.confidence < MIN_CONFIDENCE:
+            route_class = "fallback_safe"
+        entries = table.get(route_class, [REQUESTED])
+        if REQUESTED not in entries and requested.key not in entries:
+            assert result.serve[-1].key == requested.key
     for cand in [*result.serve, *([result.would_route] if result.would_route else [])]:
         if cand.key == requested.key:
             continue
