@@ -86,7 +86,7 @@ def _tool_result_content(value: object, path: str) -> list[TextPart | ImagePart 
     return out
 
 
-def _fast_block(block: JSON) -> Part | None:
+def fast_block(block: JSON) -> Part | None:
     """The common well-formed blocks of an agent turn (text, tool_use, a tool_result with
     string content), checked and built directly; None sends the block down the general path,
     which also names the offending field when one is malformed."""
@@ -114,7 +114,7 @@ def _fast_block(block: JSON) -> Part | None:
 def parse_block(block: object, path: str) -> Part:
     """One Anthropic content block → one IR part. ``path`` names it in error messages."""
     if type(block) is dict:
-        part = _fast_block(block)
+        part = fast_block(block)
         if part is not None:
             return part
     if not isinstance(block, dict) or not isinstance(block.get("type"), str):

@@ -23,7 +23,7 @@ from ..core.ir import (
     ToolSpec,
 )
 from ..providers.toolids import sanitize_tool_id
-from .anthropic_blocks import fail, is_blank, parse_block, render_part
+from .anthropic_blocks import fail, fast_block, is_blank, parse_block, render_part
 
 # Body keys with a neutral IR meaning; every other key is kept in ``GatewayRequest.extra``.
 _NEUTRAL_KEYS = frozenset(
@@ -74,6 +74,23 @@ def _parse_text_blocks(value: object, path: str) -> list[TextPart]:
 
 
 def _parse_message(raw: object, i: int) -> Message:
+    """One message; the common well-formed shape (a user or assistant message whose blocks all
+    take ``fast_block``) is built in one pass, anything else by ``_parse_message_checked``."""
+    if type(raw) is dict:
+        role, content = raw.get("role"), raw.get("content")
+        if (role == "user" or role == "assistant") and type(content) is list:
+            parts: list[Part] = []
+            for block in content:
+                part = fast_block(block) if type(block) is dict else None
+                if part is None:
+                    break
+                parts.append(part)
+            else:
+                return Message(role, parts)
+    return _parse_message_checked(raw, i)
+
+
+def _parse_message_checked(raw: object, i: int) -> Message:
     path = f"messages.{i}"
     if not isinstance(raw, dict):
         raise fail(f"{path}: must be an object with 'role' and 'content'", path)
