@@ -180,10 +180,15 @@ def _delta(index: int, delta: JSON) -> bytes:
     return _frame("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
 
 
+_TEXT_DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":'
+
+
 class SSEWriter:
     """Renders IR stream events as Anthropic SSE frames (``event: …\\ndata: …\\n\\n``)."""
 
     def render(self, event: StreamEvent) -> bytes:
+        if type(event) is TextDelta:  # most of a stream: the same bytes as _delta, built directly
+            return _TEXT_DELTA % event.index + jsonfast.dumps(event.text) + b"}}\n\n"
         if isinstance(event, MessageStart):
             message: JSON = {
                 "id": message_id(event.id),

@@ -83,8 +83,8 @@ class _ChatDecoder:
         return self._inner.start()
 
     def feed(self, sse: SSEEvent) -> list[StreamEvent]:
-        data = sse.data.strip()
-        if data == "[DONE]":
+        data = sse.data
+        if data[:1] != "{" and data.strip() == "[DONE]":
             self._done = True
             return []
         return self._inner.feed(json_event(sse, self._provider))

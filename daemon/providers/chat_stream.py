@@ -143,6 +143,9 @@ class ChatStreamDecoder:
         """One parsed ``data:`` chunk → events. An ``error`` payload ends the stream."""
         if self._done or not isinstance(payload, dict):
             return []
+        fast = self._plain_text(payload)
+        if fast is not None:
+            return fast
         if payload.get("error"):
             self._done = True
             return [StreamError(error_from_payload(payload["error"], self.provider))]
@@ -168,6 +171,34 @@ class ChatStreamDecoder:
             if choice.get("finish_reason") is not None:
                 self._finish = choice["finish_reason"]
         return events
+
+    def _plain_text(self, payload: JSON) -> list[StreamEvent] | None:
+        """The bulk of a stream: one choice adding text to the open text block, nothing else.
+
+        Returns what ``feed`` would, or None for any other chunk (``feed``'s general path).
+        """
+        choices = payload.get("choices")
+        if self._open != "text" or type(choices) is not list or len(choices) != 1:
+            return None
+        choice = choices[0]
+        if payload.get("usage") is not None or payload.get("error") or type(choice) is not dict:
+            return None
+        delta = choice.get("delta")
+        if choice.get("finish_reason") is not None or choice.get("index", 0) not in (0, None):
+            return None
+        if type(delta) is not dict or delta.get("tool_calls"):
+            return None
+        content = delta.get("content")
+        if (
+            type(content) is not str
+            or not content
+            or delta.get("reasoning_content")
+            or delta.get("reasoning")
+        ):
+            return None
+        text, self._pending_ws = self._pending_ws + content, ""
+        self._chars += len(text)
+        return [TextDelta(self._open_index, text)]
 
     def _tool_blocks(self) -> list[StreamEvent]:
         events: list[StreamEvent] = []

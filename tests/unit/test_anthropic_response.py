@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from stackbilt_gateway.daemon.adapters.anthropic_response import (
     SSEWriter,
+    _delta,
     parse_response,
     render_response,
 )
@@ -233,3 +236,17 @@ def test_sse_message_start_and_ping_and_error() -> None:
     assert payload == {"type": "error", "error": {"type": "overloaded_error", "message": "busy"}}
     _, payload = _frames(writer.render(StreamError(RuntimeError("boom"))))
     assert payload == {"type": "error", "error": {"type": "api_error", "message": "boom"}}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(), st.integers(0, 10_000))
+def test_text_delta_frames_are_the_generic_frame_byte_for_byte(text: str, index: int) -> None:
+    frame = SSEWriter().render(TextDelta(index, text))
+    event, data = frame.decode().removesuffix("\n\n").split("\n", 1)
+    assert event == "event: content_block_delta"
+    assert json.loads(data.removeprefix("data: ")) == {
+        "type": "content_block_delta",
+        "index": index,
+        "delta": {"type": "text_delta", "text": text},
+    }
+    assert frame == _delta(index, {"type": "text_delta", "text": text})
