@@ -180,7 +180,10 @@ def _delta(index: int, delta: JSON) -> bytes:
     return _frame("content_block_delta", {"type": "content_block_delta", "index": index, "delta": delta})
 
 
-_TEXT_DELTA = b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,"delta":{"type":"text_delta","text":'
+_TEXT_DELTA = (
+    b'event: content_block_delta\ndata: {"type":"content_block_delta","index":%d,'
+    b'"delta":{"type":"text_delta","text":'
+)
 
 
 class SSEWriter:
