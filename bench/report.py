@@ -7,6 +7,7 @@ rendering. Pure functions over the dicts ``bench.run`` builds; no I/O.
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 # CPU ms per request of a LiteLLM proxy (1 worker) at concurrency 32, measured on the
@@ -65,6 +66,28 @@ def comparisons(results: list[Row]) -> list[Row]:
             entry["x_litellm"] = _ratio(LITELLM_CPU_MS_C32[kind], g.get("cpu_ms_per_req"))
         out.append(entry)
     return out
+
+
+def median_comparisons(per_run: list[list[Row]]) -> list[Row]:
+    """Repeated runs: each comparison is the median of the same-run values.
+
+    A ratio is taken between the gateway and the reference measured back to back in one run;
+    its median across runs is steadier than a ratio of medians, which pairs a reference from one
+    run with a gateway from another when the machine's speed drifts between runs.
+    """
+    merged: list[Row] = []
+    for entries in zip(*per_run, strict=True):
+        out = dict(entries[0])
+        for key, value in entries[0].items():
+            if key == "concurrency":
+                continue
+            if isinstance(value, bool):
+                out[key] = all(e.get(key) for e in entries)
+            elif isinstance(value, int | float) or value is None:
+                values = [e[key] for e in entries if isinstance(e.get(key), int | float)]
+                out[key] = statistics.median(values) if values else None
+        merged.append(out)
+    return merged
 
 
 def _check(name: str, value: float | None, limit: float, higher_is_better: bool = False) -> Row:
@@ -200,7 +223,16 @@ def markdown(data: Row) -> str:
         (r["scenario"], r["concurrency"], r["target"]): r for r in data["results"]
     }
     comps = data["comparisons"]
-    lines += ["", "## Latency (ms; p50 / p99; TTFB = first body byte, streams only)", ""]
+    repeated = (
+        [
+            "",
+            "Absolute columns are medians across the runs; added, minus and ratio columns are medians of "
+            "the values each run measured (gateway and reference back to back).",
+        ]
+        if meta.get("repeat", 1) > 1
+        else []
+    )
+    lines += ["", "## Latency (ms; p50 / p99; TTFB = first body byte, streams only)", *repeated, ""]
     rows = []
     for c in comps:
         key = (c["scenario"], c["concurrency"])
@@ -243,7 +275,7 @@ def markdown(data: Row) -> str:
         ],
         rows,
     )
-    lines += ["", "## Throughput, CPU and memory", ""]
+    lines += ["", "## Throughput, CPU and memory", *repeated, ""]
     rows = []
     for c in comps:
         key = (c["scenario"], c["concurrency"])

@@ -45,7 +45,7 @@ UPSTREAM_KEY = "sk-bench-upstream-key"
 TARGETS = ("direct", "reference", "gateway")
 # (c=1 requests, c=32 requests) per scenario kind, for a full and a --quick run.
 REQUESTS = {
-    "full": {"small": (1000, 2000), "stream": (300, 1000), "agent": (150, 400)},
+    "full": {"small": (1000, 2000), "stream": (300, 1000), "agent": (400, 800)},
     "quick": {"small": (150, 400), "stream": (50, 160), "agent": (30, 96)},
 }
 TIME_CAP = {"full": 6.0, "quick": 1.5}
@@ -475,7 +475,11 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         "runs": runs if args.repeat > 1 else [],
         "gateway_log_tail": gateway_log_tail,
     }
-    out["comparisons"] = report.comparisons(results)
+    out["comparisons"] = (
+        report.median_comparisons([report.comparisons(rows) for rows in runs])
+        if len(runs) > 1
+        else report.comparisons(results)
+    )
     out["budget"] = report.budget(out)
     return out
 
