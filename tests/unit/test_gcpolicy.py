@@ -28,3 +28,21 @@ def test_tune_freezes_start_up_objects_raises_thresholds_and_still_frees_cycles(
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_cyclic_garbage_is_collected_without_an_explicit_collect() -> None:
+    before = gc.get_threshold()
+    try:
+        gcpolicy.tune()
+        first = _Node()
+        first.me = first
+        ref = weakref.ref(first)
+        del first
+        for _ in range(gcpolicy.GEN0 + 1_000):  # enough garbage cycles to trigger the young collection
+            node = _Node()
+            node.me = node
+        del node
+        assert ref() is None
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)
