@@ -49,6 +49,7 @@ REQUESTS = {
     "quick": {"small": (150, 400), "stream": (50, 160), "agent": (30, 96)},
 }
 TIME_CAP = {"full": 6.0, "quick": 1.5}
+REFERENCES = {"stack": "bench.reference_proxy", "floor": "bench.floor_proxy"}
 
 
 @dataclass
@@ -70,6 +71,13 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--chunks", type=int, default=50, help="content deltas per upstream stream")
     p.add_argument("--delay-ms", type=float, default=0.0, help="upstream pause between events")
     p.add_argument("--starts", type=int, help="gateway cold starts to time (default 3, quick 1)")
+    p.add_argument(
+        "--reference",
+        choices=sorted(REFERENCES),
+        default="stack",
+        help="what sits in the reference seat: the bare proxy on the gateway's own stack (the "
+        "budget's reference) or the raw-asyncio floor (bench.floor_proxy; not for the budget)",
+    )
     p.add_argument(
         "--profile",
         metavar="DIR",
@@ -411,6 +419,7 @@ def _meta(args: argparse.Namespace, started: float) -> dict[str, Any]:
         "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
         "mode": "quick" if args.quick else "full",
         "repeat": args.repeat,
+        "reference": args.reference,
         "concurrency": args.levels,
         "chunks": args.chunks,
         "delay_ms": args.delay_ms,
@@ -431,7 +440,7 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
         ref_port = free_port()
         reference = spawn(
             "reference",
-            [PYTHON, "-m", "bench.reference_proxy", "--port", str(ref_port), "--upstream", upstream_url],
+            [PYTHON, "-m", REFERENCES[args.reference], "--port", str(ref_port), "--upstream", upstream_url],
             port=ref_port,
             env=child_env({"PYTHONPATH": str(ROOT)}),
             cwd=ROOT,
