@@ -41,3 +41,28 @@ def test_a_run_without_the_gateway_makes_the_cell_unavailable() -> None:
     )
     assert comp["gateway_available"] is False
     assert comp["cpu_ratio_gateway_reference"] == 1.1  # the one run that measured it
+
+
+def _data(reference: str) -> dict[str, Any]:
+    rows = _rows(2.0, 3.2, 1.5, 2.7)
+    return {
+        "meta": {"reference": reference},
+        "results": rows,
+        "comparisons": report.comparisons(rows),
+        "startup": {"gateway": {"idle_rss_mib": 70.0, "ready_s_median": 0.6}},
+    }
+
+
+def test_budget_shows_what_the_reference_alone_added_and_checks_the_cpu_ratio() -> None:
+    checks = {c["check"]: c for c in report.budget(_data("stack"))}
+    ttfb = checks["agent_200k c=1: TTFB added ms"]
+    assert (ttfb["value"], ttfb["reference"], ttfb["verdict"]) == (2.2, 1.0, "FAIL")
+    cpu = checks["agent_200k c=1: CPU gateway/reference"]
+    assert abs(cpu["value"] - 1.6) < 1e-9 and cpu["verdict"] == "FAIL"
+    assert checks["gateway idle RSS MiB"]["verdict"] == "pass"
+
+
+def test_the_floor_in_the_reference_seat_is_never_a_cpu_verdict() -> None:
+    checks = [c["check"] for c in report.budget(_data("floor"))]
+    assert not any("CPU gateway/reference" in c for c in checks)
+    assert "agent_200k c=1: TTFB added ms" in checks
