@@ -16,7 +16,7 @@ from ..adapters.renderers import SSE_HEADERS, ClientRenderer, StreamWriter
 from ..cache.prefix import CacheHints, apply_cache_hints
 from ..core import jsonfast
 from ..core.errors import GatewayError, UpstreamProtocolError
-from ..core.ir import GatewayRequest, MessageDelta, StreamError, StreamEvent
+from ..core.ir import GatewayRequest, MessageDelta, StreamError, StreamEvent, TextDelta
 from ..providers.sse import SSEParser
 from ..providers.upstream import UpstreamClient, UpstreamResponse
 from ..routing.resolve import Target
@@ -80,6 +80,8 @@ def _as_gateway(exc: Exception) -> GatewayError:
 
 def _emit(events: list[StreamEvent], writer: StreamWriter, record: RequestRecord) -> bytes:
     """Render IR events; an in-band StreamError is raised so the stream ends with an error."""
+    if len(events) == 1 and type(events[0]) is TextDelta:  # the bulk of a stream
+        return writer.render(events[0])
     out: list[bytes] = []
     for ev in events:
         if isinstance(ev, StreamError):

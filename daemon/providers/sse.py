@@ -32,6 +32,19 @@ class SSEParser:
         return not self._buf and not self._data
 
     def feed(self, chunk: bytes) -> list[SSEEvent]:
+        if (
+            not self._buf
+            and not self._data
+            and chunk.startswith(b"data: ")
+            and chunk.endswith(b"\n\n")
+            and chunk.count(b"\n") == 2
+            and b"\r" not in chunk
+        ):
+            # One whole event with a single data line, the usual shape of a chunk: the same
+            # event the general path below would build, without splitting lines.
+            event = SSEEvent(self._event, chunk[6:-2].decode("utf-8", errors="replace"))
+            self._event = None
+            return [event]
         buf = self._buf + chunk if self._buf else chunk
         if b"\r" in buf:
             # CRLF and lone CR end lines too: fold them to LF. A CR at the very end may be

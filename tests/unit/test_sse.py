@@ -56,6 +56,27 @@ def test_any_chunking_and_line_ending_gives_the_same_events(
     assert len(blocks) == len(events)
 
 
+@settings(max_examples=300, deadline=None)
+@given(_EVENTS, _EOL, st.booleans())
+def test_one_event_per_chunk_gives_the_same_events(
+    events: list[tuple[str | None, list[str]]], eol: str, split_name: bool
+) -> None:
+    """Upstreams usually send one whole event per chunk: the parser's shortcut for that shape
+    must agree with the general path, event names carried in an earlier chunk included."""
+    parser = SSEParser()
+    got: list[SSEEvent] = []
+    for name, lines in events:
+        raw = _encode([(name, lines)], eol, comment=False)
+        if split_name and name is not None:
+            head = f"event: {name}{eol}".encode()
+            got += parser.feed(head)
+            raw = raw[len(head) :]
+        got += parser.feed(raw)
+    got += parser.flush()  # a trailing lone CR waits for the next chunk: it may start a CRLF
+    assert got == [SSEEvent(name, "\n".join(lines)) for name, lines in events]
+    assert parser.at_boundary
+
+
 def test_a_final_event_without_its_blank_line_is_flushed_and_a_long_line_is_refused() -> None:
     parser = SSEParser(max_event_bytes=64)
     assert parser.feed(b"event: a\ndata: 1\n\ndata: tail") == [SSEEvent("a", "1")]
