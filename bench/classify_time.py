@@ -49,7 +49,7 @@ def time_classification(iterations: int = 200, time_cap: float = 5.0) -> dict[st
         loads, out["json_loader"] = json.loads, "json"
     out["json_loads"] = _time(lambda: loads(raw), iterations, time_cap)
     try:
-        adapter = importlib.import_module("stackbilt_gateway.daemon.adapters.anthropic_request")
+        adapter = importlib.import_module("stackbilt_gateway.daemon.wires.anthropic.request")
         parse_request = adapter.parse_request
     except (ImportError, AttributeError) as exc:
         out["note"] = f"parse_request not available ({exc})"

@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .config import ConfigError
 from .config_load import load_config
-from .paths import resolve_paths
+from .control.paths import resolve_paths
+from .core.config import ConfigError
 
 
 def main(argv: list[str] | None = None) -> int:

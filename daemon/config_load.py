@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from .config import (
+from .control.paths import Paths, resolve_paths
+from .core.config import (
     CacheSettings,
     CompactionSettings,
     Config,
@@ -30,7 +31,6 @@ from .config import (
     Timeouts,
 )
 from .costs.prices import PROVIDER_ALIASES, PriceError, validate_price_entry
-from .paths import Paths, resolve_paths
 from .routing.classes import REQUESTED, ROUTE_CLASSES
 from .routing.registry import RegistryError, validate_model_entry
 
@@ -485,7 +485,7 @@ def load_config(
     paths: Paths | None = None,
 ) -> Config:
     """Build the effective ``Config`` from every layer; raise ``ConfigError`` on any bad input."""
-    from .providers.registry import builtin_providers  # registry imports this module
+    from .core.providers import builtin_providers  # registry imports this module
 
     env = os.environ if env is None else env
     cwd = Path.cwd() if cwd is None else cwd

@@ -15,25 +15,25 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-from .adapters.anthropic_request import parse_request
-from .adapters.renderers import RENDERERS, ClientRenderer
-from .adapters.responses_request import parse_responses_request
 from .cache import policy as cache_policy
-from .cache.prefix import CacheHints
 from .cache.replay import entry_from_body, hit_outcome
 from .cache.store import DB_NAME as RESPONSE_CACHE_DB
 from .cache.store import ResponseCache
+from .compose.state import GatewayState
 from .core import jsonfast
 from .core.errors import GatewayError, InvalidRequest, NoProviderAvailable
 from .core.ir import GatewayRequest
 from .execute.common import ClientCredential, Outcome, RequestRecord
 from .execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
 from .execute.translated import translated
-from .http.state import GatewayState
-from .providers.chat_parse import parse_chat_request
 from .routing.attribution import client_kind, header_map, repo_and_branch, session_id
-from .routing.resolve import Target
 from .telemetry.events import FallbackAttempt
+from .upstream.targets import Target
+from .wires.anthropic.request import parse_request
+from .wires.cache_hints import CacheHints
+from .wires.chat.request import parse_chat_request
+from .wires.renderers import RENDERERS, ClientRenderer
+from .wires.responses.request import parse_responses_request
 
 PARSERS: dict[str, Callable[[dict[str, Any]], GatewayRequest]] = {
     "anthropic": parse_request,

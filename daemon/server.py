@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import IO, Any
 
 from . import __version__, gcpolicy
-from .config import Config
-from .gatewaykey import load_or_create_gateway_key
-from .lifecycle import DaemonInfo, PortInUse, bind_socket, find_daemon, remove_pidfile, write_pidfile
-from .paths import Paths
-from .secrets import KeyStore
+from .control.gatewaykey import load_or_create_gateway_key
+from .control.lifecycle import DaemonInfo, PortInUse, bind_socket, find_daemon, remove_pidfile, write_pidfile
+from .control.paths import Paths
+from .control.secrets import KeyStore
+from .core.config import Config
 
 EXIT_OK = 0
 EXIT_ERROR = 1

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from ..daemon.paths import Paths
+from ..daemon.control.paths import Paths
 from . import autostart_files as files
 
 TRAY_MODULE = "stackbilt_gateway.tray"

@@ -17,11 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..daemon.paths import Paths, resolve_paths
+from ..daemon.control.lock import AlreadyRunning, InstanceLock
+from ..daemon.control.paths import Paths, resolve_paths
+from ..daemon.control.platform import graphical_session
 from .controller import APP_TITLE, TrayController, TrayState
 from .icons import render_icon
-from .lock import AlreadyRunning, InstanceLock
-from .platform import graphical_session
 
 log = logging.getLogger(__name__)
 PROG = "stackbilt-gw-tray"

@@ -14,15 +14,15 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from ..daemon.api_client import DaemonApi, Mode, NotAvailable, Summary
-from ..daemon.config import ConfigError
 from ..daemon.config_load import load_config
-from ..daemon.gatewaykey import load_or_create_gateway_key, read_gateway_key
-from ..daemon.lifecycle import DaemonStartFailed, PortInUse, find_daemon, start_background, stop
-from ..daemon.paths import Paths
+from ..daemon.control.api_client import DaemonApi, Mode, NotAvailable, Summary
+from ..daemon.control.gatewaykey import load_or_create_gateway_key, read_gateway_key
+from ..daemon.control.lifecycle import DaemonStartFailed, PortInUse, find_daemon, start_background, stop
+from ..daemon.control.paths import Paths
+from ..daemon.control.platform import open_path
+from ..daemon.core.config import ConfigError
 from ..installer import autostart
 from .icons import IconState
-from .platform import open_path
 
 log = logging.getLogger(__name__)
 

@@ -17,12 +17,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast
 
-from ..daemon.api_client import ApiError, DaemonApi
-from ..daemon.gatewaykey import read_gateway_key
-from ..daemon.lifecycle import find_daemon
-from ..daemon.paths import Paths, resolve_paths
-from ..tray.lock import AlreadyRunning, InstanceLock, is_locked
-from ..tray.platform import graphical_session
+from ..daemon.control.api_client import ApiError, DaemonApi
+from ..daemon.control.gatewaykey import read_gateway_key
+from ..daemon.control.lifecycle import find_daemon
+from ..daemon.control.lock import AlreadyRunning, InstanceLock, is_locked
+from ..daemon.control.paths import Paths, resolve_paths
+from ..daemon.control.platform import graphical_session
 
 PROG = "stackbilt-gw-dashboard"
 WINDOW_MODULE = "stackbilt_gateway.webui.window"

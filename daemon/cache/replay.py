@@ -15,7 +15,6 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
-from ..adapters.renderers import SSE_HEADERS, ClientRenderer
 from ..core.errors import GatewayError
 from ..core.ir import (
     BlockStart,
@@ -33,9 +32,10 @@ from ..core.ir import (
     Usage,
 )
 from ..execute.common import Outcome, RequestRecord
-from ..providers.anthropic_upstream import parse_anthropic_response
-from ..providers.chat_response import parse_chat_response
-from ..providers.usage_taps import usage_from_responses
+from ..wires.anthropic.upstream import parse_anthropic_response
+from ..wires.chat.upstream_response import parse_chat_response
+from ..wires.renderers import SSE_HEADERS, ClientRenderer
+from ..wires.usage_taps import usage_from_responses
 
 ENTRY_VERSION = 1
 CACHE_PROVIDER = "cache"

@@ -20,7 +20,7 @@ from contextlib import closing
 from pathlib import Path
 from typing import Any
 
-from ..config import ResponseCacheSettings
+from ..core.config import ResponseCacheSettings
 from ..telemetry.migrations import Migration, migrate
 from ..telemetry.store import connect
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..core.errors import InvalidRequest
+from ..core.tokens import CHARS_PER_TOKEN
 from ..routing.registry import FIT_MARGIN
-from ..tokens import CHARS_PER_TOKEN
 
 # A window assumed for a model the registry does not know.
 DEFAULT_WINDOW = 16_000

@@ -16,20 +16,20 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..cache.prefix import CacheHints, apply_cache_hints
-from ..config import Config
+from ..core.config import Config
 from ..core.errors import GatewayError, NoProviderAvailable, UpstreamProtocolError
 from ..core.ir import GatewayRequest, Message, TextPart, Usage
-from ..execute.codecs import CODECS
+from ..core.providers import base_url_for, builtin_providers
 from ..execute.common import RequestRecord, missing_key_error, require_base_url
-from ..providers.registry import base_url_for, builtin_providers
-from ..providers.upstream import UpstreamClient
 from ..routing.breaker import BreakerBoard
 from ..routing.classify import RouteDecision
 from ..routing.registry import split_key
-from ..routing.resolve import Target, resolve_model
 from ..routing.runtime import Router
 from ..telemetry.events import FallbackAttempt
+from ..upstream.client import UpstreamClient
+from ..upstream.targets import Target, resolve_model
+from ..wires.cache_hints import CacheHints, apply_cache_hints
+from ..wires.codecs import CODECS
 from .chunking import DEFAULT_WINDOW
 
 AUTO = "auto"

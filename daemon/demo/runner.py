@@ -29,12 +29,12 @@ from typing import Any
 
 import httpx
 
-from ..config import Config
+from ..compose.state import GatewayState
+from ..control.paths import HOME_ENV, resolve_paths
+from ..control.secrets import KeyStore
+from ..core.config import Config
+from ..core.providers import builtin_providers
 from ..http.app import create_app
-from ..http.state import GatewayState
-from ..paths import HOME_ENV, resolve_paths
-from ..providers.registry import builtin_providers
-from ..secrets import KeyStore
 from ..telemetry.events import GatewayRequestEvent, new_event_id
 from ..telemetry.queries import recent
 from ..telemetry.store import insert_events, open_db

@@ -12,8 +12,8 @@ from typing import Any
 
 from ..core.errors import GatewayError, NoProviderAvailable
 from ..core.ir import Usage
-from ..providers.registry import ProviderSpec
-from ..routing.resolve import Target
+from ..core.providers import ProviderSpec
+from ..upstream.targets import Target
 
 log = logging.getLogger("stackbilt_gateway.request")
 

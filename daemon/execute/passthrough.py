@@ -18,8 +18,6 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..adapters.renderers import ClientRenderer
-from ..cache.prefix import CacheHints, apply_cache_hints
 from ..core import jsonfast
 from ..core.errors import (
     AuthenticationFailed,
@@ -28,17 +26,19 @@ from ..core.errors import (
     from_upstream_status,
 )
 from ..core.ir import GatewayRequest, StreamError, Usage
-from ..providers.registry import ProviderSpec
-from ..providers.upstream import UpstreamClient, UpstreamResponse
-from ..providers.usage_taps import (
+from ..core.providers import ProviderSpec
+from ..upstream.client import UpstreamClient, UpstreamResponse
+from ..upstream.targets import Target
+from ..wires.anthropic.passthrough import anthropic_body_usage, strip_gateway_thinking
+from ..wires.cache_hints import CacheHints, apply_cache_hints
+from ..wires.renderers import ClientRenderer
+from ..wires.usage_taps import (
     AnthropicUsageTap,
     ChatUsageTap,
     ResponsesUsageTap,
     usage_from_chat,
     usage_from_responses,
 )
-from ..routing.resolve import Target
-from .anthropic_wire import anthropic_body_usage, strip_gateway_thinking
 from .common import (
     ClientCredential,
     Outcome,

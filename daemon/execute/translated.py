@@ -12,15 +12,15 @@ import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
-from ..adapters.renderers import SSE_HEADERS, ClientRenderer, StreamWriter
-from ..cache.prefix import CacheHints, apply_cache_hints
 from ..core import jsonfast
 from ..core.errors import GatewayError, UpstreamProtocolError
 from ..core.ir import GatewayRequest, MessageDelta, StreamError, StreamEvent, TextDelta
-from ..providers.sse import SSEParser
-from ..providers.upstream import UpstreamClient, UpstreamResponse
-from ..routing.resolve import Target
-from .codecs import CODECS, StreamDecoder
+from ..upstream.client import UpstreamClient, UpstreamResponse
+from ..upstream.targets import Target
+from ..wires.cache_hints import CacheHints, apply_cache_hints
+from ..wires.codecs import CODECS, StreamDecoder
+from ..wires.renderers import SSE_HEADERS, ClientRenderer, StreamWriter
+from ..wires.sse import SSEParser
 from .common import Outcome, RequestRecord, missing_key_error, require_base_url
 
 MAX_ERROR_BODY = 1024 * 1024

@@ -9,17 +9,17 @@ from datetime import UTC, datetime
 
 from quart import Blueprint, Response, g, jsonify, request
 
-from ..adapters.anthropic_request import parse_request
-from ..adapters.renderers import ANTHROPIC
+from ..compose.state import state
 from ..core.errors import InvalidRequest, NotFound
+from ..core.tokens import estimate_request_tokens
 from ..execute.common import Outcome, RequestRecord
 from ..execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
 from ..pipeline import check_loop, parse_json_body, serve
-from ..providers.catalog import models_of
-from ..routing.resolve import alias_table, resolve_model
-from ..tokens import estimate_request_tokens
+from ..upstream.catalog import models_of
+from ..upstream.targets import alias_table, resolve_model
+from ..wires.anthropic.request import parse_request
+from ..wires.renderers import ANTHROPIC
 from .respond import outcome_response
-from .state import state
 
 bp = Blueprint("anthropic", __name__)
 EPOCH = datetime(2025, 1, 1, tzinfo=UTC).isoformat().replace("+00:00", "Z")

@@ -16,18 +16,19 @@ import httpx
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..config import Config
+from ..compose.state import GatewayState
+from ..control.mode import ModeStore, parse_mode
+from ..control.paths import Paths, resolve_paths
+from ..control.secrets import KeyStore
+from ..core.config import Config
 from ..core.errors import GatewayError, InternalError, InvalidRequest, NotFound, RequestTooLarge
-from ..mode import ModeStore, parse_mode
-from ..paths import Paths, resolve_paths
+from ..core.providers import base_url_for, builtin_providers
 from ..pipeline import new_request_id
-from ..providers.registry import base_url_for, builtin_providers
-from ..providers.upstream import UpstreamClient
 from ..routing.runtime import Router
-from ..secrets import KeyStore
 from ..telemetry.recorder import Recorder
 from ..telemetry.store import db_path
 from ..telemetry.writer import EventWriter
+from ..upstream.client import UpstreamClient
 from . import anthropic_bp, compact_bp, control_bp, health_bp, metrics_bp, openai_bp, ui_bp
 from .guard import (
     OPEN_PATHS,
@@ -40,7 +41,6 @@ from .guard import (
 )
 from .respond import error_response
 from .session import CSRF_HEADER, SessionStore, cookie_name
-from .state import GatewayState
 
 log = logging.getLogger("stackbilt_gateway.http")
 

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, g, jsonify, request
 
-from ..cache.prefix import CacheHints
 from ..compact.engine import compact
 from ..compact.transcript import parse_transcript
 from ..compact.upstream import GatewayModelCall, choose_model
+from ..compose.state import GatewayState, state
 from ..core.errors import InvalidRequest
+from ..core.providers import builtin_providers
 from ..pipeline import check_loop, parse_json_body
-from ..providers.registry import builtin_providers
 from ..routing.attribution import client_kind, header_map, repo_and_branch, session_id
-from .state import GatewayState, state
+from ..wires.cache_hints import CacheHints
 
 bp = Blueprint("compact", __name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, jsonify, request
 
+from ..compose.state import state
+from ..control.mode import parse_mode
 from ..core.errors import InvalidRequest
-from ..mode import parse_mode
-from .state import state
 
 bp = Blueprint("control", __name__)
 

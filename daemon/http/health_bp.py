@@ -8,7 +8,7 @@ import time
 from quart import Blueprint, Response, jsonify
 
 from .. import __version__
-from .state import state
+from ..compose.state import state
 
 bp = Blueprint("health", __name__)
 STARTED = time.time()

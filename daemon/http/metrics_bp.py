@@ -13,12 +13,12 @@ from typing import Any
 import httpx
 from quart import Blueprint, Response, jsonify, request
 
+from ..compose.state import state
 from ..core.errors import InvalidRequest
+from ..core.providers import base_url_for, builtin_providers
 from ..pipeline import response_cache
-from ..providers.registry import base_url_for, builtin_providers
 from ..telemetry import queries
 from .since import parse_since
-from .state import state
 
 bp = Blueprint("metrics", __name__)
 GROUPS = ("provider", "model", "route_class", "client", "day")

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from quart import Blueprint, Response, g, request
 
+from ..compose.state import state
 from ..execute.common import RequestRecord
 from ..pipeline import serve
 from .respond import outcome_response
-from .state import state
 
 bp = Blueprint("openai", __name__)
 

@@ -8,9 +8,9 @@ import logging
 from quart import Response
 from werkzeug.datastructures import Headers
 
-from ..adapters.renderers import RENDERERS
 from ..core.errors import GatewayError
 from ..execute.common import Outcome
+from ..wires.renderers import RENDERERS
 
 log = logging.getLogger("stackbilt_gateway.http")
 

@@ -24,11 +24,11 @@ from quart import Blueprint, Response, current_app, jsonify, request, send_from_
 from werkzeug.datastructures import MultiDict
 
 from .. import __version__
+from ..compose.state import state
 from ..core.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
-from ..providers.registry import builtin_providers
+from ..core.providers import builtin_providers
 from .session import cookie_header, cookie_name
 from .since import parse_since
-from .state import state
 from .ui_data import Bucket, facets, providers, routes, savings_by_mode, series
 
 bp = Blueprint("ui", __name__)

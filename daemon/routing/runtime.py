@@ -8,15 +8,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from threading import Lock
 
-from ..config import Config
+from ..core.config import Config
 from ..core.ir import GatewayRequest
+from ..core.providers import base_url_for, builtin_providers
 from ..costs.prices import PriceBook, load_pricebook
-from ..providers.registry import base_url_for, builtin_providers
+from ..upstream.targets import Target, resolve_model
 from .breaker import BreakerBoard
 from .classify import RouteDecision, classify
 from .policy import Candidate, Plan, Requested, RouteTable, build_route_table, plan
 from .registry import Registry, load_registry
-from .resolve import Target, resolve_model
 
 
 @dataclass(slots=True)

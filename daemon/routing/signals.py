@@ -28,7 +28,7 @@ from ..core.ir import (
     ToolResultPart,
     ToolSpec,
 )
-from ..tokens import CHARS_PER_TOKEN
+from ..core.tokens import CHARS_PER_TOKEN
 
 # An image costs at most ~1 600 tokens on Anthropic (1.15 megapixels / 750); count the ceiling.
 IMAGE_TOKENS = 1_600

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from stackbilt_gateway.daemon.config import Config
+from stackbilt_gateway.daemon.core.config import Config
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
 from tests.fakes.upstream import FakeUpstream

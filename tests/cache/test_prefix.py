@@ -17,7 +17,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackbilt_gateway.daemon.cache.prefix import (
+from stackbilt_gateway.daemon.core.providers import builtin_providers
+from stackbilt_gateway.daemon.execute.passthrough import PASS_WIRES, upstream_body
+from stackbilt_gateway.daemon.upstream.targets import Target
+from stackbilt_gateway.daemon.wires.cache_hints import (
     MAX_BREAKPOINTS,
     CacheHints,
     has_cache_control,
@@ -26,9 +29,6 @@ from stackbilt_gateway.daemon.cache.prefix import (
     set_prompt_cache_key,
     strip_billing_header,
 )
-from stackbilt_gateway.daemon.execute.passthrough import PASS_WIRES, upstream_body
-from stackbilt_gateway.daemon.providers.registry import builtin_providers
-from stackbilt_gateway.daemon.routing.resolve import Target
 from tests.conftest import DATA_DIR
 
 CAPTURES = DATA_DIR / "clients" / "claude-code"

@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from stackbilt_gateway.daemon.config import Config
+from stackbilt_gateway.daemon.core.config import Config
 from tests.cache.conftest import AUTH, start_gateway
 from tests.cache.test_prefix import BILLING, capture, strip
 from tests.conftest import DATA_DIR

@@ -13,10 +13,10 @@ import httpx
 import pytest
 
 from stackbilt_gateway.daemon.cache.store import ResponseCache
-from stackbilt_gateway.daemon.config import CacheSettings, Config, ResponseCacheSettings
+from stackbilt_gateway.daemon.compose.state import GatewayState
+from stackbilt_gateway.daemon.control.secrets import KeyStore
+from stackbilt_gateway.daemon.core.config import CacheSettings, Config, ResponseCacheSettings
 from stackbilt_gateway.daemon.http.app import create_app
-from stackbilt_gateway.daemon.http.state import GatewayState
-from stackbilt_gateway.daemon.secrets import KeyStore
 from tests.cache.conftest import AUTH, start_gateway
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from stackbilt_gateway.daemon.cache.store import ResponseCache
-from stackbilt_gateway.daemon.config import ResponseCacheSettings
+from stackbilt_gateway.daemon.core.config import ResponseCacheSettings
 
 
 class Clock:

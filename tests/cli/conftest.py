@@ -27,10 +27,10 @@ from jeepney import MessageType
 from jeepney.bus_messages import message_bus
 from jeepney.io.blocking import open_dbus_connection
 
-from stackbilt_gateway.daemon import lifecycle
-from stackbilt_gateway.daemon.paths import Paths, resolve_paths
-from stackbilt_gateway.daemon.providers.registry import builtin_providers
-from stackbilt_gateway.daemon.secrets import SERVICE
+from stackbilt_gateway.daemon.control import lifecycle
+from stackbilt_gateway.daemon.control.paths import Paths, resolve_paths
+from stackbilt_gateway.daemon.control.secrets import SERVICE
+from stackbilt_gateway.daemon.core.providers import builtin_providers
 
 SECRET_SERVICE_BACKEND = "keyring.backends.SecretService.Keyring"
 RUN_HINT = "run the suite with `bash tests/run.sh` (it provides a D-Bus session via dbus-run-session)"

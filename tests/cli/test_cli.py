@@ -18,10 +18,10 @@ import keyring.backend
 import pytest
 
 from stackbilt_gateway.daemon.cli import main
-from stackbilt_gateway.daemon.gatewaykey import load_or_create_gateway_key
-from stackbilt_gateway.daemon.lifecycle import find_daemon
-from stackbilt_gateway.daemon.paths import Paths
-from stackbilt_gateway.daemon.secrets import SERVICE
+from stackbilt_gateway.daemon.control.gatewaykey import load_or_create_gateway_key
+from stackbilt_gateway.daemon.control.lifecycle import find_daemon
+from stackbilt_gateway.daemon.control.paths import Paths
+from stackbilt_gateway.daemon.control.secrets import SERVICE
 
 from .conftest import run_cli
 

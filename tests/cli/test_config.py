@@ -8,7 +8,9 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.config import (
+from stackbilt_gateway.daemon.config_load import load_config
+from stackbilt_gateway.daemon.control.paths import Paths
+from stackbilt_gateway.daemon.core.config import (
     CacheSettings,
     CompactionSettings,
     ConfigError,
@@ -17,8 +19,6 @@ from stackbilt_gateway.daemon.config import (
     TelemetrySettings,
     Timeouts,
 )
-from stackbilt_gateway.daemon.config_load import load_config
-from stackbilt_gateway.daemon.paths import Paths
 
 
 def write(path: Path, data: Any) -> Path:

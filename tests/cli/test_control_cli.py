@@ -10,8 +10,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from stackbilt_gateway.daemon.gatewaykey import load_or_create_gateway_key
-from stackbilt_gateway.daemon.paths import Paths
+from stackbilt_gateway.daemon.control.gatewaykey import load_or_create_gateway_key
+from stackbilt_gateway.daemon.control.paths import Paths
 from tests.cli.conftest import run_cli
 from tests.e2e.conftest import upstream_env
 from tests.fakes.upstream import FakeUpstream

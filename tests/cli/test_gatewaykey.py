@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from stackbilt_gateway.daemon.gatewaykey import (
+from stackbilt_gateway.daemon.control.gatewaykey import (
     ENV_GATEWAY_KEY,
     keys_equal,
     load_or_create_gateway_key,
     read_gateway_key,
 )
-from stackbilt_gateway.daemon.paths import Paths, resolve_paths
+from stackbilt_gateway.daemon.control.paths import Paths, resolve_paths
 
 
 def test_generated_once_and_stable(paths: Paths) -> None:

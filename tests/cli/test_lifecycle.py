@@ -14,9 +14,9 @@ from collections.abc import Iterator
 import psutil
 import pytest
 
-from stackbilt_gateway.daemon import lifecycle
 from stackbilt_gateway.daemon.config_load import load_config
-from stackbilt_gateway.daemon.lifecycle import (
+from stackbilt_gateway.daemon.control import lifecycle
+from stackbilt_gateway.daemon.control.lifecycle import (
     DaemonInfo,
     PortInUse,
     check_port_free,
@@ -26,7 +26,7 @@ from stackbilt_gateway.daemon.lifecycle import (
     start_background,
     write_pidfile,
 )
-from stackbilt_gateway.daemon.paths import Paths
+from stackbilt_gateway.daemon.control.paths import Paths
 
 
 @pytest.fixture

@@ -10,8 +10,7 @@ import keyring.errors
 import pytest
 from keyring.backends import chainer
 
-from stackbilt_gateway.daemon.providers.registry import ProviderSpec, builtin_providers
-from stackbilt_gateway.daemon.secrets import (
+from stackbilt_gateway.daemon.control.secrets import (
     SERVICE,
     KeyringUnavailable,
     KeyStore,
@@ -20,6 +19,7 @@ from stackbilt_gateway.daemon.secrets import (
     key_presence,
     set_key,
 )
+from stackbilt_gateway.daemon.core.providers import ProviderSpec, builtin_providers
 
 GATEWAY_KEY = "sgw-test-gateway-key"
 
@@ -104,7 +104,7 @@ def test_gateway_key_in_env_is_ignored_with_one_warning(
 ) -> None:
     set_key("anthropic", "sk-ant-real")
     store = KeyStore({"ANTHROPIC_API_KEY": GATEWAY_KEY}, GATEWAY_KEY)
-    with caplog.at_level(logging.WARNING, logger="stackbilt_gateway.daemon.secrets"):
+    with caplog.at_level(logging.WARNING, logger="stackbilt_gateway.daemon.control.secrets"):
         for _ in range(3):
             assert store.get(spec("anthropic")) == "sk-ant-real"  # falls through to the keyring
     assert store.ignored_gateway_key(spec("anthropic"))
@@ -209,7 +209,7 @@ def test_read_errors_count_as_absent_logged_once(caplog: pytest.LogCaptureFixtur
     _Locked.calls = 0
     keyring.set_keyring(_Locked(keyring.errors.KeyringLocked("locked")))
     store = KeyStore({"GROQ_API_KEY": "gsk-env"}, GATEWAY_KEY, ttl=0.0)
-    with caplog.at_level(logging.WARNING, logger="stackbilt_gateway.daemon.secrets"):
+    with caplog.at_level(logging.WARNING, logger="stackbilt_gateway.daemon.control.secrets"):
         assert store.get(spec("groq")) == "gsk-env"  # env keys keep working
         assert store.get(spec("cerebras")) is None
         assert store.get(spec("cerebras")) is None

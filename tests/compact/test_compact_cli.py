@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from stackbilt_gateway.daemon import cli_compact
+from stackbilt_gateway.daemon.cli import compact as cli_compact
 from stackbilt_gateway.daemon.cli import main
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
 from tests.fakes.upstream import FakeUpstream

@@ -15,7 +15,7 @@ from stackbilt_gateway.daemon.compact.transcript import (
     parse_transcript,
 )
 from stackbilt_gateway.daemon.compact.upstream import choose_model
-from stackbilt_gateway.daemon.config import Config
+from stackbilt_gateway.daemon.core.config import Config
 from stackbilt_gateway.daemon.core.errors import InvalidRequest, NoProviderAvailable, RequestTooLarge
 from stackbilt_gateway.daemon.core.ir import Usage
 from stackbilt_gateway.daemon.routing.runtime import Router

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import pytest
 
-from stackbilt_gateway.daemon import lifecycle
-from stackbilt_gateway.daemon.paths import Paths, resolve_paths
+from stackbilt_gateway.daemon.control import lifecycle
+from stackbilt_gateway.daemon.control.paths import Paths, resolve_paths
 from tests.cli.conftest import fail_keyring, real_keyring, secret_service
 
 __all__ = ["fail_keyring", "real_keyring", "secret_service"]

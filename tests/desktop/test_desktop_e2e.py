@@ -19,11 +19,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from stackbilt_gateway.daemon import lifecycle
-from stackbilt_gateway.daemon.gatewaykey import read_gateway_key
-from stackbilt_gateway.daemon.paths import Paths
+from stackbilt_gateway.daemon.control import lifecycle
+from stackbilt_gateway.daemon.control.gatewaykey import read_gateway_key
+from stackbilt_gateway.daemon.control.lock import holder_pid
+from stackbilt_gateway.daemon.control.paths import Paths
 from stackbilt_gateway.tray.controller import TrayController, TrayState
-from stackbilt_gateway.tray.lock import holder_pid
 from stackbilt_gateway.tray.menu import keyboard_steps, menu_entries
 from stackbilt_gateway.webui.window import TITLE, window_lock_path
 from tests.desktop.conftest import XDisplay, trayer_window, wait_for, xdotool

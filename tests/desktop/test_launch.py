@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.gatewaykey import read_gateway_key
-from stackbilt_gateway.daemon.lifecycle import find_daemon
-from stackbilt_gateway.daemon.paths import Paths
+from stackbilt_gateway.daemon.control.gatewaykey import read_gateway_key
+from stackbilt_gateway.daemon.control.lifecycle import find_daemon
+from stackbilt_gateway.daemon.control.paths import Paths
 from tests.clients import QUIET_CLAUDE, client_binary
 from tests.fakes.upstream import FakeUpstream
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import keyring
 import keyring.backend
 
-from stackbilt_gateway.daemon.paths import Paths
-from stackbilt_gateway.daemon.providers.registry import builtin_providers
-from stackbilt_gateway.daemon.secrets import SERVICE
+from stackbilt_gateway.daemon.control.paths import Paths
+from stackbilt_gateway.daemon.control.secrets import SERVICE
+from stackbilt_gateway.daemon.core.providers import builtin_providers
 from tests.fakes.upstream import FakeUpstream
 
 

@@ -17,13 +17,13 @@ from typing import Any
 import psutil
 import pytest
 
-from stackbilt_gateway.daemon.api_client import Summary
-from stackbilt_gateway.daemon.lifecycle import find_daemon
-from stackbilt_gateway.daemon.paths import Paths
+from stackbilt_gateway.daemon.control.api_client import Summary
+from stackbilt_gateway.daemon.control.lifecycle import find_daemon
+from stackbilt_gateway.daemon.control.lock import AlreadyRunning, InstanceLock, is_locked
+from stackbilt_gateway.daemon.control.paths import Paths
 from stackbilt_gateway.installer import autostart
 from stackbilt_gateway.tray.controller import TrayController, TrayState, status_line
 from stackbilt_gateway.tray.icons import STATES, render_icon
-from stackbilt_gateway.tray.lock import AlreadyRunning, InstanceLock, is_locked
 from stackbilt_gateway.tray.menu import build_menu, keyboard_steps, menu_entries
 from stackbilt_gateway.tray.supervisor import Supervisor
 from tests.desktop.conftest import wait_for
@@ -193,7 +193,7 @@ def test_single_instance_lock(tmp_path: Path) -> None:
                 sys.executable,
                 "-c",
                 "import sys; from pathlib import Path;"
-                "from stackbilt_gateway.tray.lock import InstanceLock, AlreadyRunning\n"
+                "from stackbilt_gateway.daemon.control.lock import InstanceLock, AlreadyRunning\n"
                 "try:\n InstanceLock(Path(sys.argv[1])).acquire()\nexcept AlreadyRunning as e:\n"
                 " print(e); sys.exit(3)",
                 str(path),

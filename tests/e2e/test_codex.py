@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from stackbilt_gateway.daemon.config import Config
+from stackbilt_gateway.daemon.core.config import Config
 from tests.clients import ROOT, CodexRun, run_codex
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread

@@ -12,9 +12,9 @@ from pathlib import Path
 from hypercorn.asyncio import serve
 from hypercorn.config import Config as HypercornConfig
 
-from stackbilt_gateway.daemon.config import Config
+from stackbilt_gateway.daemon.control.secrets import KeyStore
+from stackbilt_gateway.daemon.core.config import Config
 from stackbilt_gateway.daemon.http.app import create_app
-from stackbilt_gateway.daemon.secrets import KeyStore
 
 GATEWAY_KEY = "sgw-test-gateway-key-0123456789"
 

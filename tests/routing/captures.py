@@ -12,7 +12,6 @@ import json
 from functools import cache
 from typing import Any
 
-from stackbilt_gateway.daemon.adapters.anthropic_request import parse_request
 from stackbilt_gateway.daemon.core.ir import (
     GatewayRequest,
     ImagePart,
@@ -23,6 +22,7 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolResultPart,
     ToolSpec,
 )
+from stackbilt_gateway.daemon.wires.anthropic.request import parse_request
 from tests.conftest import DATA_DIR
 
 CLIENTS = DATA_DIR / "clients"

@@ -8,9 +8,9 @@ import json
 import pytest
 
 from stackbilt_gateway.daemon.core.ir import Message, TextPart, ThinkingConfig
+from stackbilt_gateway.daemon.core.tokens import estimate_request_tokens
 from stackbilt_gateway.daemon.routing.classify import KEYWORDS, RouteDecision, classify
 from stackbilt_gateway.daemon.routing.signals import estimate_tokens
-from stackbilt_gateway.daemon.tokens import estimate_request_tokens
 from tests.routing.captures import CLIENTS, append_turn, claude, codex, with_user_text
 
 PLAN_REMINDER = (

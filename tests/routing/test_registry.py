@@ -7,8 +7,8 @@ from importlib import resources
 
 import pytest
 
+from stackbilt_gateway.daemon.core.providers import builtin_providers
 from stackbilt_gateway.daemon.costs.prices import load_pricebook
-from stackbilt_gateway.daemon.providers.registry import builtin_providers
 from stackbilt_gateway.daemon.routing.registry import (
     ModelInfo,
     Registry,

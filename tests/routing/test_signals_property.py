@@ -18,6 +18,7 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolResultPart,
     ToolSpec,
 )
+from stackbilt_gateway.daemon.core.tokens import CHARS_PER_TOKEN
 from stackbilt_gateway.daemon.routing.classify import classify
 from stackbilt_gateway.daemon.routing.signals import (
     carries_tools,
@@ -26,7 +27,6 @@ from stackbilt_gateway.daemon.routing.signals import (
     history_facts,
     part_chars,
 )
-from stackbilt_gateway.daemon.tokens import CHARS_PER_TOKEN
 
 texts = st.text(max_size=40)
 json_values = st.recursive(

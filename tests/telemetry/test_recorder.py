@@ -7,7 +7,7 @@ import asyncio
 import time
 from pathlib import Path
 
-from stackbilt_gateway.daemon.config import Config
+from stackbilt_gateway.daemon.core.config import Config
 from stackbilt_gateway.daemon.execute.common import RequestRecord
 from stackbilt_gateway.daemon.routing.runtime import Router
 from stackbilt_gateway.daemon.telemetry import EventWriter

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.anthropic_response import error_type_for, render_error
 from stackbilt_gateway.daemon.core import errors
 from stackbilt_gateway.daemon.core.errors import ALL_ERRORS, GatewayError
+from stackbilt_gateway.daemon.wires.anthropic.response import error_type_for, render_error
 
 EXPECTED: dict[type[GatewayError], tuple[int, str]] = {
     errors.InvalidRequest: (400, "invalid_request_error"),

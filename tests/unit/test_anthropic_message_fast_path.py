@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackbilt_gateway.daemon.adapters import anthropic_request
-from stackbilt_gateway.daemon.adapters.anthropic_request import _parse_message, _parse_message_checked
 from stackbilt_gateway.daemon.core.errors import InvalidRequest
 from stackbilt_gateway.daemon.core.ir import Message
+from stackbilt_gateway.daemon.wires.anthropic import request as anthropic_request
+from stackbilt_gateway.daemon.wires.anthropic.request import _parse_message, _parse_message_checked
 
 odd = st.none() | st.integers(-3, 3) | st.booleans() | st.lists(st.integers(), max_size=1)
 strings = st.text(max_size=6)

@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.anthropic_request import parse_request, render_request
 from stackbilt_gateway.daemon.core.errors import InvalidRequest
 from stackbilt_gateway.daemon.core.ir import (
     DocumentPart,
@@ -25,6 +24,7 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolResultPart,
     ToolSpec,
 )
+from stackbilt_gateway.daemon.wires.anthropic.request import parse_request, render_request
 
 CAPTURES = Path(__file__).resolve().parent.parent / "data" / "clients" / "claude-code"
 

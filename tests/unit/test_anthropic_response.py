@@ -8,12 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackbilt_gateway.daemon.adapters.anthropic_response import (
-    SSEWriter,
-    _delta,
-    parse_response,
-    render_response,
-)
 from stackbilt_gateway.daemon.core.errors import UpstreamOverloaded, UpstreamProtocolError
 from stackbilt_gateway.daemon.core.ir import (
     BlockStart,
@@ -34,6 +28,12 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolArgsDelta,
     ToolCallPart,
     Usage,
+)
+from stackbilt_gateway.daemon.wires.anthropic.response import (
+    SSEWriter,
+    _delta,
+    parse_response,
+    render_response,
 )
 
 USAGE = Usage(

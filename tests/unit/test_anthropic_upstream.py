@@ -15,10 +15,6 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.anthropic_request import parse_request
-from stackbilt_gateway.daemon.adapters.reasoning_codec import decode_thinking
-from stackbilt_gateway.daemon.adapters.responses_request import parse_responses_request
-from stackbilt_gateway.daemon.adapters.responses_response import ResponsesSSEWriter
 from stackbilt_gateway.daemon.core.errors import (
     RateLimited,
     UpstreamOverloaded,
@@ -50,15 +46,19 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolSpec,
     Usage,
 )
-from stackbilt_gateway.daemon.providers.anthropic_upstream import (
+from stackbilt_gateway.daemon.wires.anthropic.request import parse_request
+from stackbilt_gateway.daemon.wires.anthropic.upstream import (
     INTERRUPTED_RESULT,
     AnthropicStreamDecoder,
     anthropic_error,
     build_anthropic_request,
     parse_anthropic_response,
 )
-from stackbilt_gateway.daemon.providers.sse import SSEParser
-from stackbilt_gateway.daemon.providers.toolids import sanitize_tool_id
+from stackbilt_gateway.daemon.wires.reasoning_codec import decode_thinking
+from stackbilt_gateway.daemon.wires.responses.request import parse_responses_request
+from stackbilt_gateway.daemon.wires.responses.response import ResponsesSSEWriter
+from stackbilt_gateway.daemon.wires.sse import SSEParser
+from stackbilt_gateway.daemon.wires.toolids import sanitize_tool_id
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOLDEN = DATA / "golden" / "anthropic_upstream"

@@ -11,7 +11,6 @@ import itertools
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackbilt_gateway.daemon.adapters.anthropic_request import parse_request
 from stackbilt_gateway.daemon.core.ir import (
     GatewayRequest,
     Message,
@@ -22,8 +21,9 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolResultPart,
     ToolSpec,
 )
-from stackbilt_gateway.daemon.providers.anthropic_upstream import build_anthropic_request
-from stackbilt_gateway.daemon.providers.toolids import sanitize_tool_id
+from stackbilt_gateway.daemon.wires.anthropic.request import parse_request
+from stackbilt_gateway.daemon.wires.anthropic.upstream import build_anthropic_request
+from stackbilt_gateway.daemon.wires.toolids import sanitize_tool_id
 
 texts = st.text(min_size=1, max_size=30).filter(lambda s: bool(s.strip()))
 scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=10)

@@ -10,9 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from stackbilt_gateway.daemon.core.providers import builtin_providers
 from stackbilt_gateway.daemon.execute.passthrough import PASS_WIRES, upstream_body
-from stackbilt_gateway.daemon.providers.registry import builtin_providers
-from stackbilt_gateway.daemon.routing.resolve import Target
+from stackbilt_gateway.daemon.upstream.targets import Target
 from tests.conftest import DATA_DIR
 
 MODEL = "claude-opus-5-5"

@@ -12,9 +12,9 @@ import httpx
 import pytest
 from quart import Quart
 
-from stackbilt_gateway.daemon.config import Config, Timeouts
+from stackbilt_gateway.daemon.control.secrets import KeyStore
+from stackbilt_gateway.daemon.core.config import Config, Timeouts
 from stackbilt_gateway.daemon.http.app import create_app
-from stackbilt_gateway.daemon.secrets import KeyStore
 
 KEY = "sgw-unit-test-key"
 ENV = {"ANTHROPIC_API_KEY": "sk-ant-upstream", "GROQ_API_KEY": "gsk-upstream"}

@@ -12,11 +12,6 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.chat_response_out import (
-    ChatChunkWriter,
-    finish_reason,
-    render_chat_completion,
-)
 from stackbilt_gateway.daemon.core.errors import UpstreamOverloaded
 from stackbilt_gateway.daemon.core.ir import (
     BlockStart,
@@ -38,7 +33,12 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolCallPart,
     Usage,
 )
-from stackbilt_gateway.daemon.providers.chat_request import parse_chat_request
+from stackbilt_gateway.daemon.wires.chat.response import (
+    ChatChunkWriter,
+    finish_reason,
+    render_chat_completion,
+)
+from stackbilt_gateway.daemon.wires.chat.upstream import parse_chat_request
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "chat_out"
 

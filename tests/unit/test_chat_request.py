@@ -12,7 +12,6 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.anthropic_request import parse_request
 from stackbilt_gateway.daemon.core.errors import InvalidRequest
 from stackbilt_gateway.daemon.core.ir import (
     GatewayRequest,
@@ -27,9 +26,10 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolResultPart,
     ToolSpec,
 )
-from stackbilt_gateway.daemon.providers.chat_request import build_chat_request, parse_chat_request
-from stackbilt_gateway.daemon.providers.registry import ProviderSpec, Quirks
-from stackbilt_gateway.daemon.providers.toolids import sanitize_tool_id
+from stackbilt_gateway.daemon.core.providers import ProviderSpec, Quirks
+from stackbilt_gateway.daemon.wires.anthropic.request import parse_request
+from stackbilt_gateway.daemon.wires.chat.upstream import build_chat_request, parse_chat_request
+from stackbilt_gateway.daemon.wires.toolids import sanitize_tool_id
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOLDEN = DATA / "golden" / "request"

@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.anthropic_response import render_response
 from stackbilt_gateway.daemon.core.errors import (
     RateLimited,
     UpstreamOverloaded,
@@ -24,8 +23,9 @@ from stackbilt_gateway.daemon.core.errors import (
     UpstreamTimeout,
 )
 from stackbilt_gateway.daemon.core.ir import ReasoningPart, TextPart, ToolCallPart, Usage
-from stackbilt_gateway.daemon.providers.chat_response import chat_error, parse_chat_response
-from stackbilt_gateway.daemon.providers.toolids import sanitize_tool_id
+from stackbilt_gateway.daemon.wires.anthropic.response import render_response
+from stackbilt_gateway.daemon.wires.chat.upstream_response import chat_error, parse_chat_response
+from stackbilt_gateway.daemon.wires.toolids import sanitize_tool_id
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "response"
 ID_RE = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.anthropic_response import SSEWriter
 from stackbilt_gateway.daemon.core.errors import RateLimited, UpstreamServerError
 from stackbilt_gateway.daemon.core.ir import (
     BlockStart,
@@ -28,8 +27,9 @@ from stackbilt_gateway.daemon.core.ir import (
     TextDelta,
     ToolArgsDelta,
 )
-from stackbilt_gateway.daemon.providers.chat_response import ChatStreamDecoder
-from stackbilt_gateway.daemon.providers.toolids import sanitize_tool_id
+from stackbilt_gateway.daemon.wires.anthropic.response import SSEWriter
+from stackbilt_gateway.daemon.wires.chat.upstream_response import ChatStreamDecoder
+from stackbilt_gateway.daemon.wires.toolids import sanitize_tool_id
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "sse"
 MSG_ID = "msg_0123456789abcdef01234567"

@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from stackbilt_gateway.daemon.core.ir import StreamEvent
-from stackbilt_gateway.daemon.providers.chat_stream import ChatStreamDecoder
+from stackbilt_gateway.daemon.wires.chat.upstream_stream import ChatStreamDecoder
 
 texts = st.sampled_from(["", " ", "\n", "hi", " there", "é🎉"])
 nullish = st.none() | st.just("") | st.just([]) | st.just(0)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.chat_response_out import render_chat_error
-from stackbilt_gateway.daemon.adapters.openai_errors import (
+from stackbilt_gateway.daemon.core import errors as E
+from stackbilt_gateway.daemon.wires.chat.response import render_chat_error
+from stackbilt_gateway.daemon.wires.openai_errors import (
     failure_code,
     failure_message,
     render_openai_error,
 )
-from stackbilt_gateway.daemon.adapters.responses_response import render_responses_error
-from stackbilt_gateway.daemon.core import errors as E
+from stackbilt_gateway.daemon.wires.responses.response import render_responses_error
 
 # class → (HTTP status, type, code) with no upstream details
 EXPECTED: dict[type[E.GatewayError], tuple[int, str, str | None]] = {

@@ -7,8 +7,8 @@ import base64
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackbilt_gateway.daemon.adapters.reasoning_codec import PREFIX, decode_thinking, encode_thinking
 from stackbilt_gateway.daemon.core.ir import ReasoningPart
+from stackbilt_gateway.daemon.wires.reasoning_codec import PREFIX, decode_thinking, encode_thinking
 
 
 def test_thinking_with_signature_round_trips() -> None:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from stackbilt_gateway.daemon.config import Config, ProviderSettings
+from stackbilt_gateway.daemon.core.config import Config, ProviderSettings
 from stackbilt_gateway.daemon.core.errors import UnknownModel
-from stackbilt_gateway.daemon.routing.resolve import ALIASES, resolve_model
+from stackbilt_gateway.daemon.upstream.targets import ALIASES, resolve_model
 
 
 @pytest.mark.parametrize(

@@ -8,8 +8,6 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.reasoning_codec import encode_thinking
-from stackbilt_gateway.daemon.adapters.responses_request import parse_responses_request
 from stackbilt_gateway.daemon.core.errors import InvalidRequest
 from stackbilt_gateway.daemon.core.ir import (
     DocumentPart,
@@ -23,6 +21,8 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolChoice,
     ToolResultPart,
 )
+from stackbilt_gateway.daemon.wires.reasoning_codec import encode_thinking
+from stackbilt_gateway.daemon.wires.responses.request import parse_responses_request
 
 CAPTURES = Path(__file__).resolve().parent.parent / "data" / "clients" / "codex"
 PATCH = '*** Begin Patch\n*** Update File: a.py\n@@\n-print("hi")\n+print(\'hi "there"\\n\')\n*** End Patch'

@@ -10,12 +10,6 @@ import os
 from pathlib import Path
 from typing import Any
 
-from stackbilt_gateway.daemon.adapters.reasoning_codec import decode_thinking
-from stackbilt_gateway.daemon.adapters.responses_request import parse_responses_request
-from stackbilt_gateway.daemon.adapters.responses_response import (
-    ResponsesSSEWriter,
-    render_responses_response,
-)
 from stackbilt_gateway.daemon.core.errors import RateLimited, UpstreamRejected
 from stackbilt_gateway.daemon.core.ir import (
     BlockStart,
@@ -37,6 +31,12 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolArgsDelta,
     ToolCallPart,
     Usage,
+)
+from stackbilt_gateway.daemon.wires.reasoning_codec import decode_thinking
+from stackbilt_gateway.daemon.wires.responses.request import parse_responses_request
+from stackbilt_gateway.daemon.wires.responses.response import (
+    ResponsesSSEWriter,
+    render_responses_response,
 )
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "responses"

@@ -12,8 +12,8 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackbilt_gateway.daemon.adapters.responses_request import parse_responses_request
 from stackbilt_gateway.daemon.core.ir import Message, Part, TextPart, ToolCallPart, ToolResultPart
+from stackbilt_gateway.daemon.wires.responses.request import parse_responses_request
 
 texts = st.text(min_size=1, max_size=40)
 scalars = st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=12)

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from stackbilt_gateway.daemon.adapters.responses_request import parse_responses_request
-from stackbilt_gateway.daemon.providers.chat_request import build_chat_request
-from stackbilt_gateway.daemon.providers.registry import builtin_providers
+from stackbilt_gateway.daemon.core.providers import builtin_providers
+from stackbilt_gateway.daemon.wires.chat.upstream import build_chat_request
+from stackbilt_gateway.daemon.wires.responses.request import parse_responses_request
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 GOLDEN = DATA / "golden" / "responses"

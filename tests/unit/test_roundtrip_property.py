@@ -12,7 +12,6 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stackbilt_gateway.daemon.adapters.anthropic_request import parse_request, render_request
 from stackbilt_gateway.daemon.core.ir import (
     GatewayRequest,
     Message,
@@ -21,9 +20,10 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolCallPart,
     ToolResultPart,
 )
-from stackbilt_gateway.daemon.providers.chat_request import build_chat_request, parse_chat_request
-from stackbilt_gateway.daemon.providers.registry import ProviderSpec, Quirks
-from stackbilt_gateway.daemon.providers.toolids import sanitize_tool_id
+from stackbilt_gateway.daemon.core.providers import ProviderSpec, Quirks
+from stackbilt_gateway.daemon.wires.anthropic.request import parse_request, render_request
+from stackbilt_gateway.daemon.wires.chat.upstream import build_chat_request, parse_chat_request
+from stackbilt_gateway.daemon.wires.toolids import sanitize_tool_id
 
 SETTINGS = settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]

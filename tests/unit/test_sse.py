@@ -7,7 +7,7 @@ from itertools import pairwise
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stackbilt_gateway.daemon.providers.sse import BlockScanner, SSEEvent, SSEParser
+from stackbilt_gateway.daemon.wires.sse import BlockScanner, SSEEvent, SSEParser
 
 _TEXT = st.text(st.characters(blacklist_characters="\r\n", blacklist_categories=("Cs",)), max_size=30)
 _EVENTS = st.lists(

@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from stackbilt_gateway.daemon.config import Timeouts
+from stackbilt_gateway.daemon.core.config import Timeouts
 from stackbilt_gateway.daemon.core.errors import UpstreamTimeout, UpstreamUnavailable
-from stackbilt_gateway.daemon.providers.upstream import USER_AGENT, UpstreamClient
+from stackbilt_gateway.daemon.upstream.client import USER_AGENT, UpstreamClient
 
 
 async def _echo(request: web.Request) -> web.Response:

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackbilt_gateway.daemon.core.ir import Usage
-from stackbilt_gateway.daemon.providers.usage_taps import (
+from stackbilt_gateway.daemon.wires.usage_taps import (
     ChatUsageTap,
     ResponsesUsageTap,
     usage_from_chat,

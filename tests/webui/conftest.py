@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stackbilt_gateway.daemon.paths import resolve_paths
+from stackbilt_gateway.daemon.control.paths import resolve_paths
 from stackbilt_gateway.daemon.telemetry.store import db_path
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread

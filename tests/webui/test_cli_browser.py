@@ -13,8 +13,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stackbilt_gateway.daemon import lifecycle
-from stackbilt_gateway.daemon.paths import resolve_paths
+from stackbilt_gateway.daemon.control import lifecycle
+from stackbilt_gateway.daemon.control.paths import resolve_paths
 
 pytestmark = pytest.mark.e2e
 

@@ -1,0 +1,100 @@
+"""``stackbilt-gw mode [shadow|live]`` and ``stackbilt-gw stats``: talking to the running daemon.
+
+``mode`` switches routing at runtime (or, with no daemon running, saves the mode for its next
+start). ``stats`` prints today's and this week's requests, tokens (cache columns included),
+spend and savings by model and by route class.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from ..control.api_client import ApiError, DaemonApi, NotAvailable
+from ..control.gatewaykey import read_gateway_key
+from ..control.lifecycle import find_daemon
+from ..control.mode import ModeStore, parse_mode
+from .common import Context, Subparsers, fail
+
+
+def add_parsers(sub: Subparsers) -> None:
+    p = sub.add_parser("mode", help="show or switch the routing mode (shadow records, live routes)")
+    p.add_argument("mode", nargs="?", choices=("shadow", "live"), help="the mode to switch to")
+    p.set_defaults(func=cmd_mode)
+    p = sub.add_parser("stats", help="requests, tokens, spend and savings (today and this week)")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_stats)
+
+
+def _api(ctx: Context) -> DaemonApi | None:
+    info = find_daemon(ctx.paths)
+    if info is None:
+        return None
+    found = read_gateway_key(ctx.paths, ctx.env)
+    return DaemonApi(info.host, info.port, found[0] if found else "")
+
+
+def cmd_mode(args: argparse.Namespace, ctx: Context) -> int:
+    api = _api(ctx)
+    store = ModeStore(ctx.paths.state_dir / "mode.json")
+    if api is None:
+        if args.mode is None:
+            print(f"{store.mode} (the gateway is not running)")
+            return 0
+        store.set(parse_mode(args.mode))
+        print(f"{args.mode} (saved; the gateway uses it when it starts)")
+        return 0
+    try:
+        if args.mode is None:
+            print(api.get_mode() or "unknown")
+            return 0
+        print(api.set_mode(parse_mode(args.mode)))
+    except (ApiError, NotAvailable) as exc:
+        return fail(f"could not switch the mode: {exc}")
+    return 0
+
+
+COLUMNS = (
+    ("requests", "requests", "{:>8}"),
+    ("input_tokens", "input", "{:>10}"),
+    ("cache_read_tokens", "cache read", "{:>11}"),
+    ("cache_write_tokens", "cache write", "{:>12}"),
+    ("output_tokens", "output", "{:>9}"),
+    ("cost_usd", "spend $", "{:>10.4f}"),
+    ("savings_usd", "savings $", "{:>10.4f}"),
+)
+
+
+def _table(title: str, rows: list[dict[str, Any]]) -> list[str]:
+    header = f"{title:<32}" + "".join(f"{label:>{len(fmt.format(0))}}" for _, label, fmt in COLUMNS)
+    lines = [header, "-" * len(header)]
+    for row in rows:
+        cells = "".join(fmt.format(row.get(key) or 0) for key, _, fmt in COLUMNS)
+        lines.append(f"{str(row.get('key', 'total'))[:31]:<32}{cells}")
+    if not rows:
+        lines.append("(no requests yet)")
+    return lines
+
+
+def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
+    api = _api(ctx)
+    if api is None:
+        return fail("the gateway is not running; start it with `stackbilt-gw start`")
+    periods: dict[str, Any] = {}
+    try:
+        for label, since in (("today", "today"), ("last 7 days", "7d")):
+            periods[label] = api.get("/metrics", {"since": since})
+    except (ApiError, NotAvailable) as exc:
+        return fail(f"could not read the metrics: {exc}")
+    if args.json:
+        print(json.dumps(periods, indent=2))
+        return 0
+    mode = next(iter(periods.values())).get("mode", "?")
+    out = [f"mode: {mode}   (shadow: savings are projected; live: realised)", ""]
+    for label, data in periods.items():
+        out += _table(label, [{**data.get("totals", {}), "key": "all requests"}])
+        out += ["", *_table(f"{label} by model", data.get("by_model", []))]
+        out += ["", *_table(f"{label} by route class", data.get("by_route_class", [])), ""]
+    print("\n".join(out).rstrip())
+    return 0

@@ -1,1 +1,0 @@
-"""Upstream providers: their descriptions (data), the shared HTTP client, wire-format codecs."""

@@ -1,0 +1,1 @@
+"""The Anthropic Messages wire: client side, upstream side, pass-through edits and usage tap."""

@@ -1,0 +1,1 @@
+"""The OpenAI Chat Completions wire: client side, upstream side and usage tap."""

@@ -1,0 +1,1 @@
+"""The OpenAI Responses wire: client side (Codex) and usage tap."""
