@@ -5,7 +5,7 @@ Owns sending one prebuilt request over and over on ``concurrency`` keep-alive co
 client stays cheap next to the process being measured on a 2-core machine) and measuring, per
 request: latency (first byte sent → last body byte), time to first body byte, the status, and
 for SSE bodies the number of events and of content deltas received (events holding the fake
-upstream's ``BQX`` sentinel exactly once, see ``bench.fake_upstream``). Does not own the
+upstream's ``BQX`` sentinel exactly once, see ``stackbilt_gateway.daemon.simulator.fast``). Does not own the
 scenarios, process management or CPU accounting (``bench.run``).
 
 Every loop is bounded: a worker stops after the shared request count is issued or the time cap
@@ -20,7 +20,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from .fake_upstream import SENTINEL
+from stackbilt_gateway.daemon.simulator.fast import SENTINEL
 
 REQUEST_TIMEOUT = 30.0
 MAX_HEAD = 64 * 1024

@@ -1,6 +1,6 @@
 """``python -m bench.run [--quick] [--repeat N] [--out bench/results]``: the whole benchmark.
 
-Owns the run: starts the fake upstream (``bench.fake_upstream``), the reference proxy
+Owns the run: starts the fake upstream (``stackbilt_gateway.daemon.simulator.fast``), the reference proxy
 (``bench.reference_proxy``) and the real gateway daemon (``python -m stackbilt_gateway.daemon``
 with an isolated ``STACKBILT_GATEWAY_HOME``) as subprocesses on free 127.0.0.1 ports; measures
 the daemon's start-to-ready time and idle RSS; times request classification; then runs every
@@ -112,7 +112,15 @@ def _gateway_env(upstream_url: str, home: Path) -> dict[str, str]:
 
 
 async def _start_upstream(args: argparse.Namespace, tmp: Path) -> Child:
-    argv = [PYTHON, "-m", "bench.fake_upstream", "--port", "0", "--chunks", str(args.chunks)]
+    argv = [
+        PYTHON,
+        "-m",
+        "stackbilt_gateway.daemon.simulator.fast",
+        "--port",
+        "0",
+        "--chunks",
+        str(args.chunks),
+    ]
     argv += ["--delay-ms", str(args.delay_ms)]
     env = child_env({"PYTHONPATH": str(ROOT)})
     child = spawn_announcing("upstream", argv, env=env, cwd=ROOT, log=tmp / "fake_upstream.log")

@@ -30,8 +30,8 @@ from .core.config import (
     TelemetrySettings,
     Timeouts,
 )
+from .core.route_classes import REQUESTED, ROUTE_CLASSES
 from .costs.prices import PROVIDER_ALIASES, PriceError, validate_price_entry
-from .routing.classes import REQUESTED, ROUTE_CLASSES
 from .routing.registry import RegistryError, validate_model_entry
 
 CWD_CONFIG_NAMES = ("gateway.config.json", "stackbilt.gateway.json")

@@ -1,45 +1,47 @@
-"""The request pipeline: parse → resolve → classify and plan → execute with fallback → record.
+"""The request pipeline: parse → resolve → classify and plan → execute with fallback → finish.
 
-Composes the client adapters, routing and executors for every client protocol; the HTTP
-blueprints stay thin. In shadow mode the plan serves the requested route and only records
-what live routing would have done; in live mode it serves the plan. A failed candidate falls
-back to the next one only before any byte reached the client, and every attempt is recorded.
-With ``cache.responses.enabled``, a cacheable request (``cache.policy``) is looked up after
-classification and answered from the cache on a hit; a successful non-stream answer is stored.
+Composes the wire registry, routing and executors for every client protocol; the HTTP blueprints
+stay thin. In shadow mode the plan serves the requested route and only records what live routing
+would have done; in live mode it serves the plan. A failed candidate falls back to the next one
+only before any byte reached the client, and every attempt is recorded in the fallback chain.
+Each candidate gets its own request body and its own output limit: an edit or clamp made for one
+never reaches the next. With ``cache.responses.enabled``, a cacheable request (``cache.policy``) is
+looked up after classification and answered from the cache on a hit; a successful non-stream
+answer is stored.
+
+The request's record is finished here and only here: at once for a whole body or an error, at
+the end of the stream for a stream (``_finishing`` wraps it once). Finishing runs the state's
+``settle`` hook: breaker and session memory, then telemetry.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 from .cache import policy as cache_policy
 from .cache.replay import entry_from_body, hit_outcome
-from .cache.store import DB_NAME as RESPONSE_CACHE_DB
 from .cache.store import ResponseCache
 from .compose.state import GatewayState
 from .core import jsonfast
-from .core.errors import GatewayError, InvalidRequest, NoProviderAvailable
+from .core.context import FallbackAttempt, RequestRecord
+from .core.errors import GatewayError, InternalError, InvalidRequest, NoProviderAvailable
 from .core.ir import GatewayRequest
-from .execute.common import ClientCredential, Outcome, RequestRecord
-from .execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
+from .core.tokens import estimate_request_tokens
+from .execute.outcome import Outcome
+from .execute.passthrough import PassthroughCall, passthrough
 from .execute.translated import translated
 from .routing.attribution import client_kind, header_map, repo_and_branch, session_id
-from .telemetry.events import FallbackAttempt
+from .upstream.credentials import ClientCredential
 from .upstream.targets import Target
 from .wires.anthropic.request import parse_request
+from .wires.base import Wire
 from .wires.cache_hints import CacheHints
-from .wires.chat.request import parse_chat_request
-from .wires.renderers import RENDERERS, ClientRenderer
-from .wires.responses.request import parse_responses_request
-
-PARSERS: dict[str, Callable[[dict[str, Any]], GatewayRequest]] = {
-    "anthropic": parse_request,
-    "chat": parse_chat_request,
-    "responses": parse_responses_request,
-}
+from .wires.registry import WIRES
 
 
 def new_request_id() -> str:
@@ -62,16 +64,6 @@ def parse_json_body(raw: bytes) -> dict[str, Any]:
     return body
 
 
-def response_cache(st: GatewayState) -> ResponseCache | None:
-    """The response cache when ``cache.responses.enabled`` (its file beside the telemetry db)."""
-    settings = st.config.cache.responses
-    if not settings.enabled:
-        return None
-    if st.response_cache is None:
-        st.response_cache = ResponseCache(st.db_path.parent / RESPONSE_CACHE_DB, settings)
-    return st.response_cache
-
-
 async def _store_response(
     cache: ResponseCache,
     key: str,
@@ -91,53 +83,80 @@ async def _store_response(
         await cache.aput(key, entry)
 
 
-def check_loop(st: GatewayState, target: Target) -> None:
-    reason = st.loops.get(target.spec.name)
-    if reason:
-        raise NoProviderAvailable(reason, provider=target.spec.name)
+async def _aclose(stream: AsyncIterator[bytes]) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+async def _finishing(stream: AsyncIterator[bytes], record: RequestRecord) -> AsyncIterator[bytes]:
+    """The client's stream: the executor's, with the record finished once when it ends.
+
+    A client that goes away closes the executor's stream first (its upstream response is
+    closed and its usage taken), then the record is finished as 499.
+    """
+    try:
+        async for chunk in stream:
+            yield chunk
+    except (GeneratorExit, asyncio.CancelledError):
+        await _aclose(stream)
+        record.error = "client disconnected"
+        record.finish(499)
+        raise
+    except Exception as exc:  # a bug mid-stream: still one finished record, never a lost one
+        await _aclose(stream)
+        record.finish(record.status or 200, InternalError(f"internal gateway error ({type(exc).__name__})"))
+        raise
+    record.finish(record.status or 200, record.stream_error)
+
+
+def finished(outcome: Outcome, record: RequestRecord) -> Outcome:
+    """Hand ``outcome`` to the client with its record finished now (a body) or at its end (a stream)."""
+    if outcome.stream is None:
+        record.finish(outcome.status, outcome.error)
+        return outcome
+    record.context.streaming = True
+    return replace(outcome, stream=_finishing(outcome.stream, record))
 
 
 async def _attempt(
     st: GatewayState,
     *,
-    protocol: str,
+    wire: Wire,
     target: Target,
     request: GatewayRequest,
-    parsed: dict[str, Any],
+    body: dict[str, Any],
     raw: bytes,
     query: str,
     headers: list[tuple[str, str]],
     credential: ClientCredential | None,
-    renderer: ClientRenderer,
     record: RequestRecord,
     max_tokens: int | None,
 ) -> Outcome:
-    check_loop(st, target)
+    """One candidate, once: ``body`` and the output limit are this attempt's own."""
+    st.providers.check_loop(target)
     record.provider, record.upstream_model = target.spec.name, target.model
-    record.translated = protocol not in target.spec.wires
+    record.translated = wire.name not in target.spec.wires
     key = await st.keys.aget(target.spec)
-    hints = CacheHints(st.config.cache.prefix_markers, record.context.get("session"))
+    hints = CacheHints(st.config.cache.prefix_markers, record.context.session)
     if not record.translated:
-        call = PassthroughCall(
-            target, PASS_WIRES[protocol], headers, raw, parsed, query, max_tokens=max_tokens, cache=hints
-        )
+        call = PassthroughCall(target, wire, headers, raw, body, query, max_tokens=max_tokens, cache=hints)
         return await passthrough(
             st.upstream,
             call,
             provider_key=key,
             client_credential=credential,
-            renderer=renderer,
             request=request,
             record=record,
         )
     if max_tokens is not None and (request.max_tokens is None or request.max_tokens > max_tokens):
-        request.max_tokens = max_tokens
+        request = replace(request, max_tokens=max_tokens)
     return await translated(
         st.upstream,
         target=target,
         request=request,
         provider_key=key,
-        renderer=renderer,
+        renderer=wire.renderer,
         record=record,
         cache=hints,
     )
@@ -153,36 +172,35 @@ async def serve(
     credential: ClientCredential | None,
     record: RequestRecord,
 ) -> Outcome:
-    renderer = RENDERERS[protocol]
+    wire = WIRES[protocol]
     ctx = record.context
     hmap = header_map(headers)
-    ctx["client"] = client_kind(hmap)
-    ctx["session"] = session_id(hmap)
-    ctx["repo"], ctx["branch"] = repo_and_branch(hmap)
-    ctx["mode"] = st.mode.mode
-    chain: list[FallbackAttempt] = ctx.setdefault("chain", [])
-    record.on_finish = st.recorder
+    ctx.client = client_kind(hmap)
+    ctx.session = session_id(hmap)
+    ctx.repo, ctx.branch = repo_and_branch(hmap)
+    ctx.mode = st.mode.mode
+    chain = ctx.chain
+    record.on_finish = st.settle
     try:
-        parsed = parse_json_body(raw)
-        request = PARSERS[protocol](parsed)
+        parsed: dict[str, Any] | None = parse_json_body(raw)
+        assert parsed is not None
+        request = wire.parse_request(parsed)
         record.client_model, record.stream = request.model, request.stream
-        requested = st.router.resolve(request.model, st.env)
-        ctx["requested"] = (requested.spec.name, requested.model)
+        requested = st.router.resolve(request.model)
+        ctx.requested = (requested.spec.name, requested.model)
         decision, plan = st.router.decide(
-            request, requested, mode=ctx["mode"], client=ctx["client"], session=ctx["session"]
+            request, requested, mode=ctx.mode, client=ctx.client, session=ctx.session
         )
-        ctx["decision"] = decision
-        ctx["plan_reasons"] = list(plan.reasons)
+        ctx.decision = decision
+        ctx.plan_reasons = list(plan.reasons)
         if plan.would_route is not None:
-            ctx["would"] = (plan.would_route.provider, plan.would_route.model)
-        cache, cache_key = response_cache(st), None
+            ctx.would = (plan.would_route.provider, plan.would_route.model)
+        cache, cache_key = st.response_cache, None
         if cache is not None:
-            cache_key, ctx["response_cache"] = cache_policy.decide(
-                request, decision.route_class, decision.rule
-            )
+            cache_key, ctx.response_cache = cache_policy.decide(request, decision.route_class, decision.rule)
             entry = await cache.aget(cache_key) if cache_key is not None else None
             if entry is not None:
-                return hit_outcome(entry, request, renderer, record)
+                return finished(hit_outcome(entry, request, wire.renderer, record), record)
         candidates = plan.serve or ()
         for i, cand in enumerate(candidates):
             last = i == len(candidates) - 1
@@ -190,19 +208,20 @@ async def serve(
             if not last and not breakers.allow(cand.provider):
                 chain.append(FallbackAttempt(cand.provider, cand.model, "skipped", "circuit_open"))
                 continue
-            target = st.router.target_for(cand, requested, st.env)
+            target = st.router.target_for(cand, requested)
+            # The first attempt edits the body parsed above; any later one gets a fresh copy.
+            body, parsed = (parsed, None) if parsed is not None else (parse_json_body(raw), None)
             try:
                 outcome = await _attempt(
                     st,
-                    protocol=protocol,
+                    wire=wire,
                     target=target,
                     request=request,
-                    parsed=parsed,
+                    body=body,
                     raw=raw,
                     query=query,
                     headers=headers,
                     credential=credential,
-                    renderer=renderer,
                     record=record,
                     max_tokens=cand.max_tokens,
                 )
@@ -212,22 +231,53 @@ async def serve(
                 if err.retryable and not last:
                     continue
                 raise
-            if outcome.stream is None:  # a stream's outcome is known at its end (the recorder)
+            if outcome.stream is None:  # a stream's outcome is known at its end (settle)
                 breakers.record(cand.provider, outcome.error)
             if outcome.error is not None:
                 chain.append(FallbackAttempt(cand.provider, cand.model, "error", outcome.error.kind))
                 if outcome.error.retryable and not last:
                     continue
-                record.finish(outcome.status, outcome.error)
-                return outcome
+                return finished(outcome, record)
             chain.append(FallbackAttempt(cand.provider, cand.model, "ok"))
-            ctx["streaming"] = outcome.stream is not None
-            if outcome.stream is None:
-                record.finish(outcome.status)
-                if cache is not None and cache_key is not None and outcome.status == 200:
-                    await _store_response(cache, cache_key, protocol, outcome, request, record)
-            return outcome
+            if (
+                outcome.stream is None
+                and cache is not None
+                and cache_key is not None
+                and outcome.status == 200
+            ):
+                await _store_response(cache, cache_key, protocol, outcome, request, record)
+            return finished(outcome, record)
         raise NoProviderAvailable("no provider could serve this request", provider=requested.spec.name)
     except GatewayError as exc:
         record.finish(error=exc)
         raise
+
+
+async def count_tokens(
+    st: GatewayState,
+    *,
+    raw: bytes,
+    query: str,
+    headers: list[tuple[str, str]],
+    credential: ClientCredential | None,
+    request_id: str,
+) -> Outcome:
+    """``/v1/messages/count_tokens``: Anthropic's own count when the model is an Anthropic one and
+    a credential is at hand, else the local estimate (marked ``x-stackbilt-estimate``)."""
+    parsed = parse_json_body(raw)
+    req = parse_request(parsed, require_max_tokens=False)
+    target = st.router.resolve(req.model)
+    key = await st.keys.aget(target.spec)
+    if "anthropic" in target.spec.wires and (key or credential):
+        st.providers.check_loop(target)
+        record = RequestRecord(request_id, "anthropic-count", client_model=req.model)
+        call = PassthroughCall(
+            target, WIRES["anthropic"], headers, raw, parsed, query=query, path="/v1/messages/count_tokens"
+        )
+        return await passthrough(
+            st.upstream, call, provider_key=key, client_credential=credential, request=None, record=record
+        )
+    body = f'{{"input_tokens":{estimate_request_tokens(parsed)}}}'.encode()
+    return Outcome(
+        200, [("content-type", "application/json"), ("x-stackbilt-estimate", "chars/4")], body=body
+    )

@@ -15,13 +15,13 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Mapping
-from pathlib import Path
-from typing import IO, Any
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from . import __version__, gcpolicy
 from .control.gatewaykey import load_or_create_gateway_key
 from .control.lifecycle import DaemonInfo, PortInUse, bind_socket, find_daemon, remove_pidfile, write_pidfile
+from .control.lock import InstanceLock
 from .control.paths import Paths
 from .control.secrets import KeyStore
 from .core.config import Config
@@ -34,38 +34,6 @@ EXIT_ALREADY_RUNNING = 4
 KEEP_ALIVE_TIMEOUT = 75.0  # above common client idle-pool timeouts, so the client closes first
 
 log = logging.getLogger("stackbilt_gateway.daemon")
-
-
-class InstanceLock:
-    """An OS file lock held for the process lifetime (``fcntl.flock`` / ``msvcrt.locking``)."""
-
-    def __init__(self, path: Path) -> None:
-        self._path = path
-        self._fh: IO[bytes] | None = None
-
-    def acquire(self) -> bool:
-        self._path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-        fh = self._path.open("a+b")
-        try:
-            if sys.platform == "win32":
-                import msvcrt
-
-                fh.seek(0)
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
-            return False
-        self._fh = fh
-        return True
-
-    def release(self) -> None:
-        if self._fh is not None:
-            self._fh.close()  # closing the descriptor releases the lock on every OS
-            self._fh = None
 
 
 def _setup_logging(level: str) -> None:
@@ -92,7 +60,7 @@ def _hypercorn_config(config: Config, fd: int) -> Any:
     return hc
 
 
-async def _serve(app: Any, hc: Any) -> None:
+async def _serve(app: Any, hc: Any, on_ready: Callable[[], None]) -> None:
     from hypercorn.asyncio import serve
 
     stop_event = asyncio.Event()
@@ -114,6 +82,7 @@ async def _serve(app: Any, hc: Any) -> None:
             loop.add_signal_handler(signum, on_signal, signum)
         except (NotImplementedError, RuntimeError):  # Windows event loops
             signal.signal(signum, lambda s, _f: loop.call_soon_threadsafe(on_signal, s))
+    on_ready()  # the pidfile appears only once a signal can stop the daemon gracefully
     await serve(app, hc, shutdown_trigger=stop_event.wait)
 
 
@@ -123,7 +92,7 @@ def serve_forever(config: Config, paths: Paths, *, env: Mapping[str, str] | None
     _setup_logging(config.log_level)
     paths.ensure()
     lock = InstanceLock(paths.lockfile)
-    if not lock.acquire():
+    if not lock.try_acquire():
         running = find_daemon(paths)
         where = f" (pid {running.pid}, {running.url})" if running else ""
         log.error("another gateway daemon is already running%s; not starting a second one", where)
@@ -146,7 +115,6 @@ def serve_forever(config: Config, paths: Paths, *, env: Mapping[str, str] | None
         app = create_app(config, gateway_key=gateway_key, keys=keys, env=env)
         hc = _hypercorn_config(config, sock.detach())
         info = DaemonInfo(os.getpid(), config.port, config.host, time.time(), __version__)
-        write_pidfile(paths, info)
         log.info(
             "StackBilt LLM Gateway %s on %s (pid %d); gateway key from %s; config from %s",
             __version__,
@@ -156,7 +124,7 @@ def serve_forever(config: Config, paths: Paths, *, env: Mapping[str, str] | None
             ", ".join(str(p) for p in config.sources) or "defaults",
         )
         gcpolicy.tune()
-        asyncio.run(_serve(app, hc))
+        asyncio.run(_serve(app, hc, lambda: write_pidfile(paths, info)))
         log.info("stopped")
         return EXIT_OK
     except Exception:

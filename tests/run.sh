@@ -41,6 +41,10 @@ fi
 .venv/bin/ruff check daemon tray webui installer tests bench
 .venv/bin/ruff format --check daemon tray webui installer tests bench
 .venv/bin/mypy
+# Import contracts ([tool.importlinter] in pyproject.toml): the daemon's layers, the wire packages'
+# independence, and the tray/webui/installer/CLI reaching the daemon only through daemon.control.
+# grimp finds the namespace package's four portions through the same symlink tree mypy reads.
+PYTHONPATH=".mypy-src${PYTHONPATH:+:$PYTHONPATH}" .venv/bin/lint-imports
 
 # Loopback-only network namespace (as root: unshare -n; otherwise a user namespace maps us to root).
 if [ "$(id -u)" = 0 ]; then NS=(unshare --net); else NS=(unshare --net --map-root-user); fi

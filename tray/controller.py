@@ -14,13 +14,12 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from ..daemon.config_load import load_config
 from ..daemon.control.api_client import DaemonApi, Mode, NotAvailable, Summary
 from ..daemon.control.gatewaykey import load_or_create_gateway_key, read_gateway_key
 from ..daemon.control.lifecycle import DaemonStartFailed, PortInUse, find_daemon, start_background, stop
 from ..daemon.control.paths import Paths
 from ..daemon.control.platform import open_path
-from ..daemon.core.config import ConfigError
+from ..daemon.control.settings import ConfigError, graceful_timeout, load_settings
 from ..installer import autostart
 from .icons import IconState
 
@@ -179,7 +178,7 @@ class TrayController:
             return True
         self._set_busy("starting")
         try:
-            config = load_config(env=self.env, paths=self.paths)
+            config = load_settings(self.env, self.paths)
             self.paths.ensure()
             load_or_create_gateway_key(self.paths, self.env)
             start_background(config, self.paths, timeout=self._start_timeout)
@@ -199,11 +198,7 @@ class TrayController:
             self._expect_running = False
         self._set_busy("stopping")
         try:
-            try:
-                grace = load_config(env=self.env, paths=self.paths).graceful_timeout
-            except ConfigError:
-                grace = 60.0
-            stop(self.paths, timeout=grace + 10.0)
+            stop(self.paths, timeout=graceful_timeout(self.env, self.paths) + 10.0)
         finally:
             self._set_busy(None)
         self.refresh()

@@ -32,7 +32,7 @@ from ..core.ir import (
     ToolCallPart,
     ToolResultPart,
 )
-from ..telemetry.redact import redact
+from ..storage.redact import redact
 
 CACHEABLE_CLASSES = frozenset({"summary", "background"})
 # Classification rules whose requests must reach the upstream (a quota probe tests the quota).

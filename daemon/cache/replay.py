@@ -4,8 +4,9 @@
 Anthropic, Chat or Responses) back into the IR and keeps it only when the answer is plain text
 (reasoning is dropped; tool calls, refusals of shape and errors make it uncacheable).
 ``hit_outcome`` renders a stored entry for the client that asked, as a whole body or as a
-stream (IR events through the client's own renderer), and closes the request record as served
-by ``"cache"``. Streams are replayed, never stored: only non-stream responses become entries.
+stream (IR events through the client's own renderer), and marks the request record as served
+by ``"cache"`` (the pipeline finishes it). Streams are replayed, never stored: only non-stream
+responses become entries.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import secrets
 from collections.abc import AsyncIterator
 from typing import Any
 
+from ..core.context import RequestRecord, ResponseHit
 from ..core.errors import GatewayError
 from ..core.ir import (
     BlockStart,
@@ -31,11 +33,11 @@ from ..core.ir import (
     TextPart,
     Usage,
 )
-from ..execute.common import Outcome, RequestRecord
+from ..execute.outcome import Outcome
 from ..wires.anthropic.upstream import parse_anthropic_response
+from ..wires.base import SSE_HEADERS, ClientRenderer
 from ..wires.chat.upstream_response import parse_chat_response
-from ..wires.renderers import SSE_HEADERS, ClientRenderer
-from ..wires.usage_taps import usage_from_responses
+from ..wires.responses.usage import usage_from_responses
 
 ENTRY_VERSION = 1
 CACHE_PROVIDER = "cache"
@@ -142,20 +144,24 @@ def _mark_served(record: RequestRecord, entry: dict[str, Any]) -> None:
     record.provider, record.upstream_model = CACHE_PROVIDER, str(entry.get("model", ""))
     record.translated = False
     record.mark_first_byte()
-    record.context["response_hit"] = {"provider": entry.get("provider"), "model": entry.get("model")}
-    record.context["response_hit_usage"] = entry_usage(entry)
+    provider, model = entry.get("provider"), entry.get("model")
+    record.context.response_hit = ResponseHit(
+        str(provider) if provider is not None else None,
+        str(model) if model is not None else None,
+        entry_usage(entry),
+    )
+    record.status = 200
 
 
 def hit_outcome(
     entry: dict[str, Any], request: GatewayRequest, renderer: ClientRenderer, record: RequestRecord
 ) -> Outcome:
-    """Serve ``entry`` to this client (stream or not); the record is finished when it is sent."""
+    """Serve ``entry`` to this client (stream or not), marking the record as served by the cache."""
     resp = _response(entry, request.model)
     _mark_served(record, entry)
     headers = [("x-stackbilt-cache", "hit")]
     if not request.stream:
         body = json.dumps(renderer.response(resp, request), ensure_ascii=False).encode()
-        record.finish(200)
         return Outcome(200, [("content-type", "application/json"), *headers], body=body)
     return Outcome(200, [*SSE_HEADERS, *headers], stream=_replay(resp, request, renderer, record))
 
@@ -164,7 +170,4 @@ async def _replay(
     resp: GatewayResponse, request: GatewayRequest, renderer: ClientRenderer, record: RequestRecord
 ) -> AsyncIterator[bytes]:
     writer = renderer.stream(request)
-    try:
-        yield b"".join(writer.render(ev) for ev in _events(resp)) + writer.close()
-    finally:
-        record.finish(200)
+    yield b"".join(writer.render(ev) for ev in _events(resp)) + writer.close()

@@ -1,6 +1,6 @@
 """The response cache's SQLite store: ``<data_dir>/response_cache.sqlite``, one table.
 
-Owns the schema (a named migration, applied with ``telemetry.migrations.migrate``), expiry
+Owns the schema (a named migration, applied with ``storage.sqlite.migrate``), expiry
 (``ttl_seconds``, judged by an injectable clock), and the size bounds (``max_entries`` and
 ``max_bytes``; least recently used entries go first; an entry bigger than ``max_bytes`` is not
 stored). Every call opens a short connection under one lock, so it is safe from any thread; the
@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.config import ResponseCacheSettings
-from ..telemetry.migrations import Migration, migrate
-from ..telemetry.store import connect
+from ..storage.sqlite import Migration, connect, open_migrated
 
 DB_NAME = "response_cache.sqlite"
 Clock = Callable[[], float]
@@ -63,14 +62,10 @@ class ResponseCache:
         self.evictions = 0
 
     def _open(self) -> sqlite3.Connection:
-        conn = connect(self.path)
-        if not self._ready:
-            try:
-                migrate(conn, MIGRATIONS)
-            except BaseException:
-                conn.close()
-                raise
-            self._ready = True
+        if self._ready:
+            return connect(self.path)
+        conn = open_migrated(self.path, MIGRATIONS)
+        self._ready = True
         return conn
 
     def get(self, key: str) -> dict[str, Any] | None:

@@ -6,9 +6,11 @@ expected failures into one-line messages with stable exit codes (never a traceba
     0 ok · 1 failure · 2 usage or configuration error · 3 port taken by another process ·
     130 interrupted
 
-Daemon commands live in ``cli.daemon`` (start/stop/status/logs), provider keys in ``cli.keys``.
-Later subcommands (tray, dashboard, claude, codex, init, doctor, mode) register the same way:
-a module with ``add_parsers(subparsers)`` listed in ``_COMMAND_MODULES``.
+Each subcommand module (``cli.daemon``: start/stop/status/logs, ``cli.keys``, ``cli.desktop``,
+``cli.launch``: claude/codex, ``cli.setup``: init/doctor, ``cli.control``: mode/stats,
+``cli.compact``, ``cli.demo``) registers with ``add_parsers(subparsers)`` listed in
+``_COMMAND_MODULES``. The CLI runs outside the daemon: it reaches it only through
+``daemon.control`` (``cli.demo``, which embeds a gateway, is the one exception).
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from collections.abc import Callable, Sequence
 from .. import __version__
 from ..control.gatewaykey import load_or_create_gateway_key
 from ..control.secrets import KeyringUnavailable
-from ..core.config import ConfigError
+from ..control.settings import ConfigError
 from . import compact, control, daemon, demo, desktop, keys, launch, setup
 from .common import PROG, Context, Subparsers, fail
 

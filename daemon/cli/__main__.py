@@ -1,4 +1,7 @@
-"""``python -m stackbilt_gateway.daemon.cli``: the ``stackbilt-gw`` command."""
+"""``python -m stackbilt_gateway.daemon.cli``: the ``stackbilt-gw`` command.
+
+Owns only the module entry point; the parser and every command are ``cli``'s.
+"""
 
 import sys
 

@@ -5,6 +5,9 @@ Responses body with ``input``) or a Claude Code session file (``.jsonl``); ``-``
 It is posted to ``POST /v1/context/compact`` and the facts are printed as readable sections
 (``--json``: the daemon's whole answer). Redaction happens in the daemon, before any model sees
 the transcript.
+
+Owns reading the transcript file, the arguments and the printed sections; compaction itself is
+the daemon's, reached through ``control.api_client``.
 """
 
 from __future__ import annotations

@@ -3,6 +3,9 @@
 ``mode`` switches routing at runtime (or, with no daemon running, saves the mode for its next
 start). ``stats`` prints today's and this week's requests, tokens (cache columns included),
 spend and savings by model and by route class.
+
+Owns their arguments and wording; the calls are ``control.api_client``'s, the saved mode
+``control.mode``'s.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """``stackbilt-gw start | stop | status | logs``: the daemon commands.
 
-Owns their arguments and wording. Process work is ``lifecycle``'s, the foreground daemon is
-``server.serve_forever``; provider-key presence comes from ``secrets.key_presence`` (never values).
+Owns their arguments and wording. Process work is ``control.lifecycle``'s (``start --foreground``
+hands this terminal to the daemon's own entry point, ``python -m stackbilt_gateway.daemon``), the
+settings ``control.settings``', provider-key presence ``secrets.key_presence`` (never values).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ..config_load import load_config
 from ..control.gatewaykey import load_or_create_gateway_key, read_gateway_key
 from ..control.lifecycle import (
     DaemonStartFailed,
@@ -22,11 +22,12 @@ from ..control.lifecycle import (
     check_port_free,
     find_daemon,
     health,
+    run_foreground,
     start_background,
     stop,
 )
 from ..control.secrets import key_presence
-from ..core.config import Config, ConfigError
+from ..control.settings import ConfigError, graceful_timeout, load_settings
 from .common import Context, Subparsers, fail
 
 
@@ -52,7 +53,7 @@ def add_parsers(sub: Subparsers) -> None:
 
 
 def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
-    config = load_config(cli={"port": args.port, "host": args.host}, env=ctx.env, paths=ctx.paths)
+    config = load_settings(ctx.env, ctx.paths, port=args.port, host=args.host)
     running = find_daemon(ctx.paths)
     if running is not None:
         print(f"the gateway is already running (pid {running.pid}) at {running.url}")
@@ -64,9 +65,7 @@ def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
     ctx.paths.ensure()
     _, key_source = load_or_create_gateway_key(ctx.paths, ctx.env)
     if args.foreground:
-        from ..server import serve_forever
-
-        return serve_forever(config, ctx.paths, env=ctx.env)
+        return run_foreground(config, ctx.env)
     try:
         info = start_background(config, ctx.paths, timeout=args.timeout)
     except PortInUse as exc:
@@ -80,10 +79,7 @@ def cmd_start(args: argparse.Namespace, ctx: Context) -> int:
 
 
 def cmd_stop(args: argparse.Namespace, ctx: Context) -> int:
-    try:
-        grace = load_config(env=ctx.env, paths=ctx.paths).graceful_timeout
-    except ConfigError:
-        grace = Config().graceful_timeout  # a broken config must not prevent stopping
+    grace = graceful_timeout(ctx.env, ctx.paths)  # the default when the config is broken
     running = find_daemon(ctx.paths)
     if running is None:
         print("the gateway is not running")
@@ -108,7 +104,7 @@ def _status(ctx: Context) -> dict[str, Any]:
             mode=(h or {}).get("mode"),
         )
     try:
-        config = load_config(env=ctx.env, paths=ctx.paths)
+        config = load_settings(ctx.env, ctx.paths)
         report["config_sources"] = [str(p) for p in config.sources]
         report["config_error"] = None
         if running is None:

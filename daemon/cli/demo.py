@@ -1,6 +1,8 @@
 """``stackbilt-gw demo``: try the gateway and its dashboard with simulated providers, no keys.
 
-Owns the command's arguments and wording; the work is ``demo.runner``'s.
+Owns the command's arguments and wording; the work is ``demo.runner``'s. The one CLI command that
+is the daemon rather than a client of it (it embeds a real gateway in-process), so the one CLI
+module that imports the daemon beyond ``control`` (a documented exception in the import contract).
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """``stackbilt-gw keys list | set PROVIDER | delete PROVIDER``: provider keys in the OS keyring.
 
 Owns reading a key from the user (hidden prompt, or one line of stdin) and the wording. Storage
-and backend checks are ``secrets``'. Never prints, logs or echoes a key value.
+and backend checks are ``control.secrets``', the provider names ``control.providers``'. Never
+prints, logs or echoes a key value.
 """
 
 from __future__ import annotations
@@ -12,8 +13,8 @@ import sys
 
 from ..control.gatewaykey import keys_equal, read_gateway_key
 from ..control.lifecycle import find_daemon
+from ..control.providers import ProviderSpec, find_provider, provider_specs
 from ..control.secrets import CACHE_TTL, SERVICE, check_backend, delete_key, key_presence, set_key
-from ..core.providers import ProviderSpec, builtin_providers
 from .common import Context, Subparsers, fail
 
 
@@ -37,10 +38,9 @@ def add_parsers(sub: Subparsers) -> None:
 
 
 def _spec(name: str) -> ProviderSpec | None:
-    specs = builtin_providers()
-    spec = specs.get(name.strip().lower())
+    spec = find_provider(name)
     if spec is None:
-        fail(f"unknown provider {name!r}; known providers: {', '.join(sorted(specs))}", 2)
+        fail(f"unknown provider {name!r}; known providers: {', '.join(sorted(provider_specs()))}", 2)
     return spec
 
 

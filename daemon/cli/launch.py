@@ -27,7 +27,6 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from urllib.parse import quote
 
-from ..config_load import load_config
 from ..control.gatewaykey import ENV_GATEWAY_KEY, load_or_create_gateway_key
 from ..control.lifecycle import (
     DaemonInfo,
@@ -39,6 +38,7 @@ from ..control.lifecycle import (
     url_host,
 )
 from ..control.secrets import key_presence
+from ..control.settings import load_settings
 from .common import Context, Subparsers, fail
 
 EXIT_NOT_FOUND = 127
@@ -153,7 +153,7 @@ def ensure_daemon(ctx: Context) -> DaemonInfo:
     info = find_daemon(ctx.paths)
     if info is not None:
         return info
-    config = load_config(env=ctx.env, paths=ctx.paths)
+    config = load_settings(ctx.env, ctx.paths)
     ctx.paths.ensure()
     load_or_create_gateway_key(ctx.paths, ctx.env)
     info = start_background(config, ctx.paths)

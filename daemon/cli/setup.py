@@ -2,8 +2,9 @@
 
 Owns the interactive key set-up (one provider at a time, Enter skips, works with piped stdin) and
 the doctor's checks, each printed as one line that says what to do when it fails. Storage is
-``secrets``', process state ``lifecycle``', start-up registration ``installer.autostart``'s.
-Never prints a key value.
+``control.secrets``', process state ``control.lifecycle``', settings ``control.settings``', the
+provider list and model names ``control.providers``', start-up registration
+``installer.autostart``'s. Never prints a key value.
 """
 
 from __future__ import annotations
@@ -19,13 +20,11 @@ import urllib.request
 from collections.abc import Callable
 from typing import Literal
 
-from ..config_load import load_config
 from ..control.gatewaykey import keys_equal, load_or_create_gateway_key, read_gateway_key
 from ..control.lifecycle import PortInUse, check_port_free, connect_host, find_daemon, health, url_host
+from ..control.providers import known_models, needs_key, provider_specs
 from ..control.secrets import KeyringUnavailable, check_backend, key_presence, set_key
-from ..core.config import ConfigError
-from ..core.providers import ProviderSpec, builtin_providers
-from ..upstream.catalog import models_of
+from ..control.settings import ConfigError, load_settings
 from .common import Context, Subparsers
 from .launch import CLIENTS, find_client
 
@@ -50,10 +49,6 @@ def add_parsers(sub: Subparsers) -> None:
 
 
 # --- init --------------------------------------------------------------------------------------
-
-
-def _needs_key(spec: ProviderSpec) -> bool:
-    return not spec.key_optional and spec.auth != "none"
 
 
 def _reader() -> Callable[[str], str | None]:
@@ -83,8 +78,8 @@ def cmd_init(args: argparse.Namespace, ctx: Context) -> int:
     presence = key_presence(ctx.env, gateway_key)
     read = _reader()
     stored: list[str] = []
-    for name, spec in builtin_providers().items():
-        if not _needs_key(spec):
+    for name, spec in provider_specs().items():
+        if not needs_key(spec):
             continue
         have = presence.get(name, "not set")
         hint = "Enter keeps it" if have != "not set" else "Enter skips"
@@ -136,7 +131,7 @@ def _client_version(exe: str) -> str:
 
 
 def _live_check(r: Report, url: str, key: str, name: str) -> None:
-    model = _LIVE_MODELS.get(name) or next(iter(models_of(name)), None)
+    model = _LIVE_MODELS.get(name) or next(iter(known_models(name)), None)
     if model is None:
         r.line(
             "warn", f"live {name}", "no known model to try", f"try `stackbilt-gw claude --model {name}/MODEL`"
@@ -190,7 +185,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
             "warn" if env_keys else "FAIL", "keyring", str(exc), "keys from environment variables still work"
         )
     try:
-        config = load_config(env=ctx.env, paths=ctx.paths)
+        config = load_settings(ctx.env, ctx.paths)
         r.line("ok", "config", ", ".join(str(p) for p in config.sources) or "defaults (no config files)")
     except ConfigError as exc:
         r.line("FAIL", "config", str(exc), "fix that file or setting")

@@ -6,7 +6,7 @@ too), an OpenAI Responses body (``input`` items + optional ``instructions``) and
 session file (JSONL, one record per line: ``user`` / ``assistant`` / ``summary`` records).
 Tool calls become one line (name and truncated arguments), tool results their head (with the
 size of what was cut), thinking is dropped and Claude Code's ``<system-reminder>`` blocks are
-elided. Every text goes through ``telemetry.redact`` here, before anything can be sent.
+elided. Every text goes through ``storage.redact`` here, before anything can be sent.
 Pure; raises ``InvalidRequest`` for input it cannot read.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.errors import InvalidRequest
-from ..telemetry.redact import redact
+from ..storage.redact import redact
 
 TOOL_ARGS_CHARS = 300
 TOOL_RESULT_CHARS = 600

@@ -1,9 +1,14 @@
-"""The per-app runtime state shared by blueprints (config, keys, router, telemetry, mode)."""
+"""The per-app runtime state shared by blueprints and the pipeline, built once by ``compose.root``.
+
+Holds the config, the gateway key, the key store, the providers as resolved at start-up, the
+upstream client, the router, the mode, telemetry (writer, recorder) and the response cache, plus
+``settle``: every request record's ``on_finish`` hook. Does not build anything itself.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
 
@@ -16,6 +21,8 @@ from ..routing.runtime import Router
 from ..telemetry.recorder import Recorder
 from ..telemetry.writer import EventWriter
 from ..upstream.client import UpstreamClient
+from ..upstream.targets import Providers
+from .settle import Settle
 
 if TYPE_CHECKING:
     from ..control.secrets import KeyStore
@@ -26,17 +33,23 @@ class GatewayState:
     config: Config
     gateway_key: str
     keys: KeyStore
+    # The daemon's environment as it was at start-up (only read for flags such as the demo's).
     env: Mapping[str, str]
+    providers: Providers
     upstream: UpstreamClient
     router: Router
     mode: ModeStore
     db_path: Path
+    settle: Settle
     writer: EventWriter | None = None
     recorder: Recorder | None = None
-    # Providers whose base URL points back at the gateway itself: name -> explanation.
-    loops: dict[str, str] = field(default_factory=dict)
-    # The response cache (created on first use when cache.responses.enabled; tests inject one).
+    # The response cache (None unless cache.responses.enabled).
     response_cache: ResponseCache | None = None
+
+    @property
+    def loops(self) -> dict[str, str]:
+        """Providers whose base URL points back at the gateway itself: name → explanation."""
+        return self.providers.loops
 
 
 def state() -> GatewayState:

@@ -4,7 +4,7 @@ Owns the calls the desktop processes make (health, today's metrics, provider bre
 the shadow/live mode, the dashboard session hand-off) and how their failures are reported:
 ``None`` for "nothing answered", ``NotAvailable`` for an endpoint this daemon does not have yet
 (404/405). Authenticated calls send the gateway key as ``x-api-key``. Does not own starting or
-stopping the daemon (``daemon.lifecycle``).
+stopping the daemon (``lifecycle``).
 """
 
 from __future__ import annotations

@@ -2,8 +2,10 @@
 
 Owns the pidfile format, the identity check that keeps us from ever signalling a foreign
 process, port-ownership diagnostics (which process holds a port), the listening socket the daemon
-binds, and background start/stop with psutil. Does not own what the daemon serves
-(``server``/``http``) nor any CLI wording beyond exception messages.
+binds, and launching the daemon's own entry point (``python -m stackbilt_gateway.daemon``) in the
+background (start/stop with psutil) or in the foreground (``run_foreground``): client processes
+never host the daemon themselves. Does not own what the daemon serves (``server``/``http``) nor
+any CLI wording beyond exception messages.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -221,11 +224,42 @@ def log_tail(path: Path, lines: int = 20) -> str:
     return "\n".join(data.decode("utf-8", "replace").splitlines()[-lines:])
 
 
+def daemon_argv(config: Config) -> list[str]:
+    """The command line of a daemon listening where ``config`` says."""
+    return [sys.executable, "-m", DAEMON_MODULE, "--port", str(config.port), "--host", config.host]
+
+
+def run_foreground(config: Config, env: Mapping[str, str]) -> int:
+    """Run the daemon in this terminal until it exits; its exit code.
+
+    On POSIX this process becomes the daemon (``exec``: same pid, same terminal, the daemon's own
+    SIGINT/SIGTERM handling). On Windows, where exec does not replace a console process, the daemon
+    is a child sharing the console: Ctrl-C reaches it too, and this process waits for its graceful
+    shutdown.
+    """
+    argv = daemon_argv(config)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    if sys.platform == "win32":
+        return _run_child(argv, env)
+    os.execve(argv[0], argv, dict(env))
+
+
+def _run_child(argv: list[str], env: Mapping[str, str]) -> int:
+    """Run ``argv`` in this console and wait for it, through the Ctrl-C it also receives."""
+    proc = subprocess.Popen(argv, env=dict(env))
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:  # the child got the same Ctrl-C and is shutting down gracefully
+            continue
+
+
 def start_background(config: Config, paths: Paths, *, timeout: float = 15.0) -> DaemonInfo:
     """Launch ``python -m stackbilt_gateway.daemon`` detached and wait until /health answers."""
     paths.ensure()
     check_port_free(config.host, config.port)
-    argv = [sys.executable, "-m", DAEMON_MODULE, "--port", str(config.port), "--host", config.host]
+    argv = daemon_argv(config)
     kwargs: dict[str, Any] = {}
     if sys.platform == "win32":
         kwargs["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.CREATE_NO_WINDOW

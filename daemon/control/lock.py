@@ -1,8 +1,10 @@
 """Single-instance locks: an OS file lock held for the life of a process.
 
-Owns ``InstanceLock`` (``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows) used by the tray
-and the dashboard window so neither runs twice. The lock dies with the process, so a crash never
-leaves a stale lock behind. Does not own what the locked process does.
+Owns ``InstanceLock`` (``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows), the one lock
+class of the project: the tray, the dashboard window and the daemon each hold one so none runs
+twice, and ``is_locked`` lets a launcher ask without taking it. The lock dies with the process, so
+a crash never leaves a stale lock behind. Does not own where the lock files live (their owners
+name them) nor what the locked process does.
 """
 
 from __future__ import annotations
@@ -43,6 +45,14 @@ class InstanceLock:
         os.lseek(fd, 0, os.SEEK_SET)
         os.write(fd, str(os.getpid()).encode().ljust(16))
         self._fd = fd
+
+    def try_acquire(self) -> bool:
+        """``acquire`` that answers instead of raising: False when another process holds the lock."""
+        try:
+            self.acquire()
+        except AlreadyRunning:
+            return False
+        return True
 
     def release(self) -> None:
         if self._fd is None:

@@ -4,6 +4,9 @@ Shadow (the default) serves every turn from the route the client asked for and o
 what routing would have done; live serves from the planned route. The last switch (tray,
 dashboard, CLI, control endpoint) is persisted and wins over the config file's ``mode``, which
 only sets the mode on a first run.
+
+Owns ``parse_mode`` and ``ModeStore`` (the file format and atomic writes). Does not own what the
+mode changes in routing (``routing``) nor the endpoint that switches it (``http``).
 """
 
 from __future__ import annotations

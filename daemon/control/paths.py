@@ -1,7 +1,9 @@
 """Where the gateway keeps its files: config, data (SQLite), state (pidfile, key), logs.
 
-Per-OS locations come from platformdirs. ``STACKBILT_GATEWAY_HOME`` puts everything under one
-folder instead (portable installs, tests).
+Owns ``Paths`` (the four directories and the well-known files in them: user config, gateway
+key, pidfile, daemon lock, daemon log) and ``resolve_paths``. Per-OS locations come from
+platformdirs; ``STACKBILT_GATEWAY_HOME`` puts everything under one folder instead (portable
+installs, tests). Does not own the files' contents or formats (their modules do).
 """
 
 from __future__ import annotations

@@ -176,6 +176,11 @@ class Usage:
     def total_input_tokens(self) -> int:
         return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
 
+    def copy_from(self, other: Usage) -> None:
+        """Take every count of ``other`` (the record's usage object is shared, so copied into)."""
+        for name in Usage.__dataclass_fields__:
+            setattr(self, name, getattr(other, name))
+
 
 @dataclass(slots=True)
 class GatewayResponse:

@@ -16,9 +16,7 @@ from typing import Any, Literal
 
 from .config import Config
 
-Wire = Literal["anthropic", "chat", "responses"]
-# Wires the gateway can translate into (it has an upstream codec for them).
-TRANSLATABLE: tuple[Wire, ...] = ("anthropic", "chat")
+WireName = Literal["anthropic", "chat", "responses"]
 AuthStyle = Literal["x-api-key", "bearer", "none"]
 
 
@@ -46,7 +44,7 @@ class ProviderSpec:
     name: str
     display_name: str
     # Wire protocols the provider speaks, preferred first.
-    wires: tuple[Wire, ...]
+    wires: tuple[WireName, ...]
     base_url: str
     auth: AuthStyle
     key_env: tuple[str, ...]
@@ -54,14 +52,6 @@ class ProviderSpec:
     account_env: str | None = None
     model_prefixes: tuple[str, ...] = ()
     quirks: Quirks = field(default_factory=Quirks)
-
-    @property
-    def translation_wire(self) -> Wire:
-        """The wire a request from another protocol is translated into for this provider."""
-        for wire in self.wires:
-            if wire in TRANSLATABLE:
-                return wire
-        raise ValueError(f"provider {self.name} speaks no wire the gateway can translate into")
 
     @property
     def env_base_url_var(self) -> str:

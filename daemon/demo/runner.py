@@ -3,7 +3,8 @@ session, and the dashboard — so a newcomer sees what the gateway does without 
 
 Owns the demo's lifecycle: a temporary ``STACKBILT_GATEWAY_HOME`` (never the user's data dir,
 config or keyring: the app gets explicit paths, a fixed environment and ``use_keyring=False``),
-the simulated upstream, the real gateway app under Hypercorn on a free loopback port with
+the simulated providers (``simulator`` with its agent script), the real gateway app under
+Hypercorn (``simulator.threaded``) on a free loopback port with
 ``STACKBILT_DEMO=1`` (``/health`` says ``"demo": true``; the dashboard shows a banner), the
 replay (shadow, then live with a provider outage and fallbacks), two weeks of history derived
 from the replayed events, a slow trickle of turns so the numbers move, and clean-up on Ctrl-C.
@@ -11,15 +12,11 @@ from the replayed events, a slow trickle of turns so the numbers move, and clean
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-import logging
 import random
 import shutil
 import signal
-import socket
 import tempfile
-import threading
 import time
 import webbrowser
 from collections.abc import Callable
@@ -35,11 +32,13 @@ from ..control.secrets import KeyStore
 from ..core.config import Config
 from ..core.providers import builtin_providers
 from ..http.app import create_app
+from ..simulator.agent import AgentScript
+from ..simulator.threaded import ThreadedServer, free_port
+from ..simulator.upstream import FakeUpstream
 from ..telemetry.events import GatewayRequestEvent, new_event_id
 from ..telemetry.queries import recent
 from ..telemetry.store import insert_events, open_db
 from .session import TASKS, Agent
-from .upstream import SimulatedUpstream
 
 DEMO_ENV = "STACKBILT_DEMO"
 PROVIDERS = ("anthropic", "openai", "groq", "cerebras")
@@ -47,13 +46,12 @@ HISTORY_DAYS = 13
 Say = Callable[[str], None]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+def simulated_providers() -> FakeUpstream:
+    """The demo's providers: the shared simulator with the agent script, keeping no requests."""
+    return FakeUpstream(script=AgentScript(), record=False)
 
 
-def demo_env(upstream: SimulatedUpstream) -> dict[str, str]:
+def demo_env(upstream: FakeUpstream) -> dict[str, str]:
     """The demo gateway's whole environment: simulated base URLs and placeholder keys."""
     env = {DEMO_ENV: "1"}
     specs = builtin_providers()
@@ -80,59 +78,18 @@ class DemoGateway:
             paths=self.paths,
         )
         self.state: GatewayState = self.app.extensions["stackbilt"]
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._stop: asyncio.Event | None = None
-        self._thread: threading.Thread | None = None
+        self._server = ThreadedServer(self.app, port=port, name="demo-gateway", graceful_timeout=3)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> DemoGateway:
-        from hypercorn.asyncio import serve
-        from hypercorn.config import Config as HypercornConfig
-
-        hc = HypercornConfig()
-        hc.bind = [f"127.0.0.1:{self.port}"]
-        hc.accesslog = None
-        hc.graceful_timeout = 3
-        quiet = logging.getLogger("stackbilt_gateway.demo.server")
-        quiet.setLevel(logging.WARNING)
-        hc.errorlog = quiet  # no "Running on …" banner: the demo prints its own lines
-        ready = threading.Event()
-
-        def run() -> None:
-            loop = asyncio.new_event_loop()
-            self._loop = loop
-            self._stop = asyncio.Event()
-
-            async def main() -> None:
-                assert self._stop is not None
-                task = asyncio.ensure_future(serve(self.app, hc, shutdown_trigger=self._stop.wait))
-                for _ in range(250):
-                    try:
-                        _, w = await asyncio.open_connection("127.0.0.1", self.port)
-                        w.close()
-                        break
-                    except OSError:
-                        await asyncio.sleep(0.02)
-                ready.set()
-                await task
-
-            loop.run_until_complete(main())
-            loop.close()
-
-        self._thread = threading.Thread(target=run, name="demo-gateway", daemon=True)
-        self._thread.start()
-        if not ready.wait(15):
-            raise RuntimeError("the demo gateway did not start")
+        self._server.start()
         return self
 
     def stop(self) -> None:
-        if self._loop is not None and self._stop is not None:
-            self._loop.call_soon_threadsafe(self._stop.set)
-        if self._thread is not None:
-            self._thread.join(15)
+        self._server.stop()
 
     def flush(self) -> None:
         if self.state.writer is not None:
@@ -147,7 +104,7 @@ class DemoGateway:
         return self.url + str(resp.json()["url"])
 
 
-def replay(gw: DemoGateway, upstream: SimulatedUpstream, client: httpx.Client, say: Say) -> int:
+def replay(gw: DemoGateway, upstream: FakeUpstream, client: httpx.Client, say: Say) -> int:
     """The scripted session: shadow first, then live with a Groq outage. Returns requests sent."""
     agent = Agent(client, gw.url, gw.key)
     say("replaying an agent session in shadow mode (the requested model answers every turn)…")
@@ -208,7 +165,7 @@ def _raise_interrupt(signum: int, frame: FrameType | None) -> None:
 def run_demo(*, open_dashboard: bool, port: int | None, trickle: float, say: Say = print) -> int:
     """Run until Ctrl-C (SIGINT) or SIGTERM; always removes the temporary home."""
     home = Path(tempfile.mkdtemp(prefix="stackbilt-demo-"))
-    upstream = SimulatedUpstream().start()
+    upstream = simulated_providers().start()
     gw: DemoGateway | None = None
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:

@@ -1,30 +1,100 @@
 """Serve a request from an upstream that speaks another protocol than the client.
 
-IR → upstream wire (through its codec, plus the prompt-cache hints of ``cache.prefix``),
-upstream response/stream → IR → the client's protocol (through its renderer). The stream's
-first event is sent only once the upstream answered 200, so failures before that are ordinary
-HTTP errors in the client's shape; failures after it are the client protocol's in-stream error.
+IR → the provider's translation wire (``wires.registry.translation_wire``: its codec, plus the
+wire's prompt-cache hints), upstream response/stream → IR → the client's protocol (through the
+client wire's renderer). ``fetch`` is the single non-stream attempt that the compaction endpoint
+shares. The stream's first event is sent only once the upstream answered 200, so failures before
+that are ordinary HTTP errors in the client's shape; failures after it are the client protocol's
+in-stream error (``record.stream_error``). Never finishes the record: the pipeline does.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from ..core import jsonfast
+from ..core.context import RequestRecord
 from ..core.errors import GatewayError, UpstreamProtocolError
-from ..core.ir import GatewayRequest, MessageDelta, StreamError, StreamEvent, TextDelta
+from ..core.ir import GatewayRequest, GatewayResponse, MessageDelta, StreamError, StreamEvent, TextDelta
 from ..upstream.client import UpstreamClient, UpstreamResponse
+from ..upstream.credentials import translated_auth
 from ..upstream.targets import Target
-from ..wires.cache_hints import CacheHints, apply_cache_hints
-from ..wires.codecs import CODECS, StreamDecoder
-from ..wires.renderers import SSE_HEADERS, ClientRenderer, StreamWriter
+from ..wires.base import SSE_HEADERS, ClientRenderer, StreamDecoder, StreamWriter, UpstreamCodec, Wire
+from ..wires.cache_hints import CacheHints
+from ..wires.registry import translation_wire
 from ..wires.sse import SSEParser
-from .common import Outcome, RequestRecord, missing_key_error, require_base_url
+from .outcome import Outcome
 
 MAX_ERROR_BODY = 1024 * 1024
 MAX_JSON_BODY = 64 * 1024 * 1024
+
+
+async def _open(
+    client: UpstreamClient,
+    *,
+    target: Target,
+    request: GatewayRequest,
+    provider_key: str | None,
+    record: RequestRecord,
+    max_output_tokens: int | None,
+    cache: CacheHints | None,
+) -> tuple[Wire, UpstreamCodec, UpstreamResponse]:
+    """Send the translated request; an upstream error status is raised in the hierarchy."""
+    spec = target.spec
+    auth = translated_auth(spec, provider_key)
+    wire, codec = translation_wire(spec)
+    url = target.url(wire.upstream_path)
+    body = codec.build(request, model=target.model, spec=spec, max_output_tokens=max_output_tokens)
+    wire.cache_hints(body, spec, replace(cache, rolling=True) if cache else None)
+    headers = {**codec.headers(stream=request.stream), **dict(auth)}
+    resp = await client.open("POST", url, headers=headers, content=jsonfast.dumps(body), provider=spec.name)
+    record.mark_first_byte()
+    if resp.status >= 400:
+        try:
+            raw = await resp.read(MAX_ERROR_BODY)
+        finally:
+            await resp.aclose()
+        record.status = resp.status
+        raise wire.upstream_error(resp.status, raw, resp.headers, spec.name)
+    return wire, codec, resp
+
+
+async def fetch(
+    client: UpstreamClient,
+    *,
+    target: Target,
+    request: GatewayRequest,
+    provider_key: str | None,
+    record: RequestRecord,
+    max_output_tokens: int | None = None,
+    cache: CacheHints | None = None,
+) -> GatewayResponse:
+    """One non-stream translated attempt: the upstream's whole answer in the IR (usage recorded)."""
+    spec = target.spec
+    wire, codec, resp = await _open(
+        client,
+        target=target,
+        request=replace(request, stream=False) if request.stream else request,
+        provider_key=provider_key,
+        record=record,
+        max_output_tokens=max_output_tokens,
+        cache=cache,
+    )
+    try:
+        raw = await resp.read(MAX_JSON_BODY)
+    finally:
+        await resp.aclose()
+    try:
+        data = jsonfast.loads(raw)
+    except ValueError as exc:
+        raise UpstreamProtocolError(f"{spec.name} returned invalid JSON", provider=spec.name) from exc
+    if not isinstance(data, dict) or "error" in data:
+        raise wire.upstream_error(502, raw, resp.headers, spec.name)
+    result = codec.parse(data, model=request.model)
+    record.usage = result.usage
+    record.status = 200
+    return result
 
 
 async def translated(
@@ -38,40 +108,30 @@ async def translated(
     max_output_tokens: int | None = None,
     cache: CacheHints | None = None,
 ) -> Outcome:
-    spec = target.spec
-    if provider_key is None and not spec.key_optional and spec.auth != "none":
-        raise missing_key_error(spec)
-    codec = CODECS[spec.translation_wire]
-    base = require_base_url(target)
-    body = codec.build(request, model=target.model, spec=spec, max_output_tokens=max_output_tokens)
-    apply_cache_hints(body, codec.wire, spec, replace(cache, rolling=True) if cache else None)
-    payload = jsonfast.dumps(body)
-    headers = codec.headers(spec, provider_key, stream=request.stream)
-    resp = await client.open("POST", base + codec.path, headers=headers, content=payload, provider=spec.name)
-    record.mark_first_byte()
-    if resp.status >= 400:
-        try:
-            raw = await resp.read(MAX_ERROR_BODY)
-        finally:
-            await resp.aclose()
-        raise codec.error(resp.status, raw, resp.headers, spec.name)
-    if request.stream:
-        decoder = codec.decoder(model=request.model, provider=spec.name)
-        return Outcome(200, list(SSE_HEADERS), stream=_stream(resp, decoder, renderer, request, record))
-    try:
-        raw = await resp.read(MAX_JSON_BODY)
-    finally:
-        await resp.aclose()
-    try:
-        data = jsonfast.loads(raw)
-    except ValueError as exc:
-        raise UpstreamProtocolError(f"{spec.name} returned invalid JSON", provider=spec.name) from exc
-    if not isinstance(data, dict) or "error" in data:
-        raise codec.error(502, raw, resp.headers, spec.name)
-    result = codec.parse(data, model=request.model)
-    record.usage = result.usage
-    out = jsonfast.dumps(renderer.response(result, request))
-    return Outcome(200, [("content-type", "application/json")], body=out)
+    if not request.stream:
+        result = await fetch(
+            client,
+            target=target,
+            request=request,
+            provider_key=provider_key,
+            record=record,
+            max_output_tokens=max_output_tokens,
+            cache=cache,
+        )
+        out = jsonfast.dumps(renderer.response(result, request))
+        return Outcome(200, [("content-type", "application/json")], body=out)
+    _, codec, resp = await _open(
+        client,
+        target=target,
+        request=request,
+        provider_key=provider_key,
+        record=record,
+        max_output_tokens=max_output_tokens,
+        cache=cache,
+    )
+    record.status = 200
+    decoder = codec.decoder(model=request.model, provider=target.spec.name)
+    return Outcome(200, list(SSE_HEADERS), stream=_stream(resp, decoder, renderer, request, record))
 
 
 def _as_gateway(exc: Exception) -> GatewayError:
@@ -118,15 +178,10 @@ async def _stream(
             for sse in parser.flush():
                 yield _emit(decoder.feed(sse), writer, record)
         yield _emit(decoder.finish(), writer, record) + writer.close()
-        record.finish(200)
     except GatewayError as exc:
         error = exc
-    except (GeneratorExit, asyncio.CancelledError):
-        record.error = "client disconnected"
-        record.finish(499)
-        raise
     finally:
         await resp.aclose()
     if error is not None:
-        record.finish(200, error)
+        record.stream_error = error
         yield writer.render(StreamError(error))

@@ -10,15 +10,12 @@ from datetime import UTC, datetime
 from quart import Blueprint, Response, g, jsonify, request
 
 from ..compose.state import state
+from ..core.context import RequestRecord
 from ..core.errors import InvalidRequest, NotFound
-from ..core.tokens import estimate_request_tokens
-from ..execute.common import Outcome, RequestRecord
-from ..execute.passthrough import PASS_WIRES, PassthroughCall, passthrough
-from ..pipeline import check_loop, parse_json_body, serve
+from ..pipeline import count_tokens as count_request_tokens
+from ..pipeline import serve
 from ..upstream.catalog import models_of
-from ..upstream.targets import alias_table, resolve_model
-from ..wires.anthropic.request import parse_request
-from ..wires.renderers import ANTHROPIC
+from ..upstream.targets import alias_table
 from .respond import outcome_response
 
 bp = Blueprint("anthropic", __name__)
@@ -52,39 +49,15 @@ async def messages() -> Response:
 
 @bp.post("/v1/messages/count_tokens")
 async def count_tokens() -> Response:
-    st = state()
-    raw = await _body()
-    parsed = parse_json_body(raw)
-    req = parse_request(parsed, require_max_tokens=False)
-    target = resolve_model(req.model, st.config, st.env)
-    key = await st.keys.aget(target.spec)
-    if "anthropic" in target.spec.wires and (key or g.client_credential):
-        check_loop(st, target)
-        record = RequestRecord(g.request_id, "anthropic-count", client_model=req.model)
-        call = PassthroughCall(
-            target,
-            PASS_WIRES["anthropic"],
-            _headers(),
-            raw,
-            parsed,
-            query=request.query_string.decode("latin-1"),
-            path="/v1/messages/count_tokens",
-        )
-        outcome = await passthrough(
-            st.upstream,
-            call,
-            provider_key=key,
-            client_credential=g.client_credential,
-            renderer=ANTHROPIC,
-            request=None,
-            record=record,
-        )
-        return outcome_response(outcome, g.request_id)
-    body = f'{{"input_tokens":{estimate_request_tokens(parsed)}}}'.encode()
-    return outcome_response(
-        Outcome(200, [("content-type", "application/json"), ("x-stackbilt-estimate", "chars/4")], body=body),
-        g.request_id,
+    outcome = await count_request_tokens(
+        state(),
+        raw=await _body(),
+        query=request.query_string.decode("latin-1"),
+        headers=_headers(),
+        credential=g.client_credential,
+        request_id=g.request_id,
     )
+    return outcome_response(outcome, g.request_id)
 
 
 CREATED = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())

@@ -1,7 +1,8 @@
 """The app factory: one Quart app with its guards, error rendering and blueprints.
 
-``create_app`` builds everything from explicit inputs (config, keys, an injectable upstream
-transport) and does no I/O itself; the upstream client opens and closes with the app's lifespan.
+``create_app`` takes explicit inputs (config, keys, an injectable upstream transport), has
+``compose.root`` build the gateway's state once, and does no I/O itself; the upstream client
+opens and closes with the app's lifespan.
 """
 
 from __future__ import annotations
@@ -16,19 +17,14 @@ import httpx
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..compose.state import GatewayState
-from ..control.mode import ModeStore, parse_mode
+from ..compose.root import build_state
 from ..control.paths import Paths, resolve_paths
 from ..control.secrets import KeyStore
 from ..core.config import Config
 from ..core.errors import GatewayError, InternalError, InvalidRequest, NotFound, RequestTooLarge
-from ..core.providers import base_url_for, builtin_providers
+from ..core.providers import builtin_providers
 from ..pipeline import new_request_id
-from ..routing.runtime import Router
-from ..telemetry.recorder import Recorder
-from ..telemetry.store import db_path
-from ..telemetry.writer import EventWriter
-from ..upstream.client import UpstreamClient
+from ..upstream.credentials import needs_key
 from . import anthropic_bp, compact_bp, control_bp, health_bp, metrics_bp, openai_bp, ui_bp
 from .guard import (
     OPEN_PATHS,
@@ -36,30 +32,12 @@ from .guard import (
     check_host,
     check_origin,
     check_session_csrf,
-    is_loopback_name,
     session_allowed,
 )
 from .respond import error_response
 from .session import CSRF_HEADER, SessionStore, cookie_name
 
 log = logging.getLogger("stackbilt_gateway.http")
-
-
-def find_loops(config: Config, env: Mapping[str, str]) -> dict[str, str]:
-    """Providers whose upstream URL is the gateway's own listen address (a request loop)."""
-    own_hosts = {config.host.lower(), "0.0.0.0", "::"}
-    loops: dict[str, str] = {}
-    for spec in builtin_providers().values():
-        url = httpx.URL(base_url_for(spec, config, env).replace("{account_id}", "x"))
-        host = (url.host or "").lower()
-        port = url.port or (443 if url.scheme == "https" else 80)
-        if port == config.port and (is_loopback_name(host) or host in own_hosts):
-            loops[spec.name] = (
-                f"the upstream URL for {spec.name} ({url}) is the gateway's own address, which would "
-                f"loop forever; set providers.{spec.name}.base_url or {spec.env_base_url_var} to the "
-                f"real provider (the daemon does not read ANTHROPIC_BASE_URL/OPENAI_BASE_URL)"
-            )
-    return loops
 
 
 def create_app(
@@ -79,32 +57,16 @@ def create_app(
     app.config["MAX_CONTENT_LENGTH"] = config.max_body_bytes
     app.config["BODY_TIMEOUT"] = 120
     app.config["RESPONSE_TIMEOUT"] = None
-    router = Router.from_config(config)
-    database = db_path(paths.data_dir, config.telemetry.db_path)
-    writer = (
-        EventWriter(
-            database,
-            retention_days=config.telemetry.retention_days,
-            store_prompts=config.telemetry.store_prompts,
-        )
-        if telemetry
-        else None
-    )
-    st = GatewayState(
-        config=config,
+    st = build_state(
+        config,
         gateway_key=gateway_key,
         keys=keys,
         env=env,
-        upstream=UpstreamClient(config.timeouts, transport),
-        router=router,
-        mode=ModeStore(paths.state_dir / "mode.json", parse_mode(config.mode)),
-        db_path=database,
-        writer=writer,
-        recorder=Recorder(router, writer),
-        loops=find_loops(config, env),
+        paths=paths,
+        transport=transport,
+        telemetry=telemetry,
     )
-    for reason in st.loops.values():
-        log.warning("%s", reason)
+    router, writer = st.router, st.writer
     app.extensions["stackbilt"] = st
     app.extensions["stackbilt_paths"] = paths
     sessions = app.extensions["stackbilt_sessions"] = SessionStore()
@@ -115,7 +77,7 @@ def create_app(
         while True:
             found = set()
             for spec in specs:
-                if spec.key_optional or spec.auth == "none" or await keys.aget(spec):
+                if not needs_key(spec) or await keys.aget(spec):
                     found.add(spec.name)
             router.configured = found
             await asyncio.sleep(30)

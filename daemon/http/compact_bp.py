@@ -16,10 +16,12 @@ from ..compact.engine import compact
 from ..compact.transcript import parse_transcript
 from ..compact.upstream import GatewayModelCall, choose_model
 from ..compose.state import GatewayState, state
+from ..core.context import RequestContext
 from ..core.errors import InvalidRequest
 from ..core.providers import builtin_providers
-from ..pipeline import check_loop, parse_json_body
+from ..pipeline import parse_json_body
 from ..routing.attribution import client_kind, header_map, repo_and_branch, session_id
+from ..upstream.credentials import needs_key
 from ..wires.cache_hints import CacheHints
 
 bp = Blueprint("compact", __name__)
@@ -31,7 +33,7 @@ async def _configured(st: GatewayState) -> set[str]:
         return set(st.router.configured)
     found: set[str] = set()
     for spec in builtin_providers().values():
-        if spec.key_optional or spec.auth == "none" or await st.keys.aget(spec):
+        if not needs_key(spec) or await st.keys.aget(spec):
             found.add(spec.name)
     return found
 
@@ -56,8 +58,8 @@ async def compact_transcript() -> Response:
             and provider not in st.loops
         )
 
-    model = choose_model(setting, router=st.router, config=st.config, env=st.env, usable=usable)
-    check_loop(st, model.target)
+    model = choose_model(setting, router=st.router, usable=usable)
+    st.providers.check_loop(model.target)
     hmap = header_map(request.headers.items())
     repo, branch = repo_and_branch(hmap)
     call = GatewayModelCall(
@@ -66,14 +68,10 @@ async def compact_transcript() -> Response:
         key=await st.keys.aget(model.target.spec),
         breakers=st.router.breakers,
         request_id=g.request_id,
-        recorder=st.recorder,
-        context={
-            "client": client_kind(hmap),
-            "session": session_id(hmap),
-            "repo": repo,
-            "branch": branch,
-            "mode": st.mode.mode,
-        },
+        on_finish=st.settle,
+        context=RequestContext(
+            client=client_kind(hmap), session=session_id(hmap), repo=repo, branch=branch, mode=st.mode.mode
+        ),
         cache=CacheHints(st.config.cache.prefix_markers),
     )
     result = await compact(

@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping
 from urllib.parse import urlsplit
 
 from ..core.errors import AuthenticationFailed, PermissionDenied
-from ..execute.common import GATEWAY_KEY_HEADER, ClientCredential
+from ..execute.headers import GATEWAY_KEY_HEADER
+from ..upstream.credentials import ClientCredential
+from ..upstream.targets import is_loopback_name
 
-LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
 OPEN_PATHS = frozenset({"/health", "/api/hello"})
 # Where a dashboard session cookie is accepted instead of the gateway key.
 SESSION_PATHS = frozenset(
@@ -43,10 +44,6 @@ def _hostname(value: str) -> str:
     if value.count(":") == 1:
         return value.split(":", 1)[0]
     return value
-
-
-def is_loopback_name(host: str) -> bool:
-    return host in LOOPBACK_NAMES or host.startswith("127.")
 
 
 def check_host(host_header: str | None, allowed: Iterable[str]) -> None:

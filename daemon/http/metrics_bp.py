@@ -16,7 +16,6 @@ from quart import Blueprint, Response, jsonify, request
 from ..compose.state import state
 from ..core.errors import InvalidRequest
 from ..core.providers import base_url_for, builtin_providers
-from ..pipeline import response_cache
 from ..telemetry import queries
 from .since import parse_since
 
@@ -42,7 +41,7 @@ async def metrics() -> Response:
     }
     for group in groups:
         out[f"by_{group}"] = await asyncio.to_thread(queries.aggregates, st.db_path, group, since=since)  # type: ignore[arg-type]
-    cache = response_cache(st)
+    cache = st.response_cache
     out["response_cache"] = await cache.astats() if cache is not None else {"enabled": False}
     if st.writer is not None:
         out["telemetry"] = {

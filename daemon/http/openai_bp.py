@@ -6,7 +6,7 @@ from __future__ import annotations
 from quart import Blueprint, Response, g, request
 
 from ..compose.state import state
-from ..execute.common import RequestRecord
+from ..core.context import RequestRecord
 from ..pipeline import serve
 from .respond import outcome_response
 

@@ -9,8 +9,8 @@ from quart import Response
 from werkzeug.datastructures import Headers
 
 from ..core.errors import GatewayError
-from ..execute.common import Outcome
-from ..wires.renderers import RENDERERS
+from ..execute.outcome import Outcome
+from ..wires.registry import WIRES
 
 log = logging.getLogger("stackbilt_gateway.http")
 
@@ -25,7 +25,7 @@ def protocol_for_path(path: str) -> str:
 
 
 def error_response(err: GatewayError, path: str, request_id: str | None = None) -> Response:
-    renderer = RENDERERS.get(protocol_for_path(path)) or RENDERERS["anthropic"]
+    renderer = WIRES[protocol_for_path(path)].renderer
     status, headers, body = renderer.error(err)
     if request_id:
         headers = {**headers, "x-stackbilt-request-id": request_id}

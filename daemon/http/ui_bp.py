@@ -7,7 +7,9 @@
   APIs of ``metrics_bp`` (which the page also calls with its cookie).
 
 A request without a session gets a 401 page saying how to open the dashboard. The guard
-(``app._guard``) does the checking; this module owns the pages, headers and answers.
+(``app._guard``) does the checking; this module owns the pages, headers and answers. The
+numbers come from ``telemetry.dashboard``: the API handlers parse the query string, call it in
+a worker thread and render its result as JSON; no SQL here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import html
 import time
-from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,9 @@ from .. import __version__
 from ..compose.state import state
 from ..core.errors import AuthenticationFailed, GatewayError, InvalidRequest, NotFound
 from ..core.providers import builtin_providers
+from ..telemetry import dashboard
 from .session import cookie_header, cookie_name
 from .since import parse_since
-from .ui_data import Bucket, facets, providers, routes, savings_by_mode, series
 
 bp = Blueprint("ui", __name__)
 DEMO_ENV = "STACKBILT_DEMO"
@@ -160,14 +161,14 @@ def _window() -> tuple[str, float]:
 
 @bp.get("/ui/api/series")
 async def api_series() -> Response:
-    since, start = _window()
-    bucket: Bucket = "hour" if since == "today" else "day"
-    if since != "today":  # whole calendar days: the last N including today
-        midnight = datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        start = (midnight - timedelta(days=int(since[:-1]) - 1)).timestamp()
+    since, rolling = _window()
+    now = time.time()
+    bucket: dashboard.Bucket = "hour" if since == "today" else "day"
+    # Whole calendar days: today, or the last N including today.
+    start = dashboard.calendar_start(1 if since == "today" else int(since[:-1]), now)
     db = state().db_path
-    points = await asyncio.to_thread(series, db, bucket=bucket, since=start, now=time.time())
-    split = await asyncio.to_thread(savings_by_mode, db, since=parse_since(since))
+    points = await asyncio.to_thread(dashboard.series, db, bucket=bucket, since=start, now=now)
+    split = await asyncio.to_thread(dashboard.savings_by_mode, db, since=rolling)
     return jsonify({"since": since, "bucket": bucket, "points": points, "savings": split})
 
 
@@ -175,7 +176,7 @@ async def api_series() -> Response:
 async def api_routes() -> Response:
     st = state()
     _, start = _window()
-    rows = await asyncio.to_thread(routes, st.db_path, since=start)
+    rows = await asyncio.to_thread(dashboard.routes, st.db_path, since=start)
     return jsonify(
         {
             "mode": st.mode.mode,
@@ -190,13 +191,13 @@ async def api_routes() -> Response:
 async def api_providers() -> Response:
     st = state()
     _, start = _window()
-    stats = await asyncio.to_thread(providers, st.db_path, since=start)
+    stats = await asyncio.to_thread(dashboard.providers, st.db_path, since=start)
     return jsonify({"stats": stats, "breakers": st.router.breakers.snapshot()})
 
 
 @bp.get("/ui/api/facets")
 async def api_facets() -> Response:
-    return jsonify(await asyncio.to_thread(facets, state().db_path))
+    return jsonify(await asyncio.to_thread(dashboard.facets, state().db_path))
 
 
 def _key_sources() -> dict[str, str]:

@@ -11,11 +11,10 @@ Claude Code request (measured in ``bench/``).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass, field
 
+from ..core.context import RouteDecision
 from ..core.ir import GatewayRequest, TextPart
-from .classes import ROUTE_CLASSES, RouteClass
+from ..core.route_classes import ROUTE_CLASSES, RouteClass
 from .signals import (
     has_tool_result,
     history_facts,
@@ -191,17 +190,6 @@ def _compile(table: tuple[tuple[RouteClass, tuple[str, ...]], ...]) -> tuple[_In
 
 
 _KEYWORD_INDEX = _compile(KEYWORDS)
-
-
-@dataclass(frozen=True, slots=True)
-class RouteDecision:
-    """The class of one turn, how sure the classifier is, and the facts behind it."""
-
-    route_class: RouteClass
-    confidence: float
-    # The id of the rule that fired (see docs/routing.md).
-    rule: str
-    signals: Mapping[str, object] = field(default_factory=dict)
 
 
 def _user_text(req: GatewayRequest) -> tuple[str, str]:

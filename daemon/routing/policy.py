@@ -19,10 +19,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal, TypeGuard
 
+from ..core.context import RouteDecision
 from ..core.ir import GatewayRequest
+from ..core.route_classes import REQUESTED, ROUTE_CLASSES, RouteClass
 from ..costs.prices import PriceBook
-from .classes import REQUESTED, ROUTE_CLASSES, RouteClass
-from .classify import RouteDecision
 from .registry import ModelInfo, Registry, split_key
 from .signals import carries_tools, estimate_tokens, has_images, wants_thinking
 

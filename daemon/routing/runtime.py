@@ -4,17 +4,16 @@ session memory and which providers have keys. Turns a resolved request into a pl
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from threading import Lock
 
 from ..core.config import Config
+from ..core.context import RouteDecision
 from ..core.ir import GatewayRequest
-from ..core.providers import base_url_for, builtin_providers
 from ..costs.prices import PriceBook, load_pricebook
-from ..upstream.targets import Target, resolve_model
+from ..upstream.targets import Providers, Target
 from .breaker import BreakerBoard
-from .classify import RouteDecision, classify
+from .classify import classify
 from .policy import Candidate, Plan, Requested, RouteTable, build_route_table, plan
 from .registry import Registry, load_registry
 
@@ -68,23 +67,18 @@ class Router:
     sessions: SessionMemory = field(default_factory=SessionMemory)
     # Providers with a usable key (refreshed by the app); keyless local providers always count.
     configured: set[str] = field(default_factory=set)
-    # Resolved model names: config and environment are fixed for the daemon's life.
-    _targets: dict[str, Target] = field(default_factory=dict)
+    # The providers as resolved at start-up (base URLs, loops, memoised name resolution).
+    providers: Providers = field(default_factory=lambda: Providers.resolve_all(Config(), {}))
 
-    def resolve(self, name: str, env: Mapping[str, str]) -> Target:
-        """``resolve_model`` memoised (bounded); runs on every request."""
-        found = self._targets.get(name)
-        if found is None:
-            found = resolve_model(name, self.config, env)
-            if len(self._targets) >= 4096:
-                self._targets.clear()
-            self._targets[name] = found
-        return found
+    def resolve(self, name: str) -> Target:
+        """The client's model name → its target (memoised; runs on every request)."""
+        return self.providers.resolve(name)
 
     @classmethod
-    def from_config(cls, config: Config) -> Router:
+    def from_config(cls, config: Config, providers: Providers | None = None) -> Router:
         return cls(
             config=config,
+            providers=providers or Providers.resolve_all(config, {}),
             registry=load_registry(config.models),
             table=build_route_table(config.routes),
             prices=load_pricebook(config.prices),
@@ -117,8 +111,7 @@ class Router:
         )
         return decision, the_plan
 
-    def target_for(self, cand: Candidate, requested: Target, env: Mapping[str, str]) -> Target:
+    def target_for(self, cand: Candidate, requested: Target) -> Target:
         if cand.provider == requested.spec.name and cand.model == requested.model:
             return requested
-        spec = builtin_providers()[cand.provider]
-        return Target(spec, cand.model, base_url_for(spec, self.config, env), pinned=False)
+        return self.providers.target(cand.provider, cand.model)

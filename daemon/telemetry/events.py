@@ -15,20 +15,18 @@ from typing import Any, Literal
 
 import orjson
 
-ClientKind = Literal["claude-code", "codex", "sdk", "unknown"]
+from ..core.context import ClientKind, FallbackAttempt
+
+__all__ = [
+    "ClientKind",
+    "EventStatus",
+    "FallbackAttempt",
+    "GatewayRequestEvent",
+    "cache_status",
+    "new_event_id",
+]
+
 EventStatus = Literal["ok", "error", "client_closed"]
-
-
-@dataclass(frozen=True, slots=True)
-class FallbackAttempt:
-    """One candidate tried for a request, in order."""
-
-    provider: str
-    model: str
-    # "ok", "error", "skipped" (breaker open / not configured)
-    status: str
-    # The error class (``GatewayError.kind``) for a failed attempt.
-    error: str | None = None
 
 
 def new_event_id() -> str:

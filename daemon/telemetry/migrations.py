@@ -1,17 +1,16 @@
-"""Schema migrations: ordered, named functions and a ``_migrations`` bookkeeping table.
+"""The telemetry schema: its ordered, named migrations (``MIGRATIONS``).
 
-Each migration runs once, in order, inside its own transaction, and is recorded by name. Never
-edit a shipped migration; add a new one. ``tests/telemetry/test_store.py`` pins the final
-schema. No I/O beyond the connection it is given.
+``storage.sqlite`` applies them and keeps the ``_migrations`` bookkeeping table; each runs once,
+in order, in its own transaction, recorded by its function name. Never edit or rename a shipped
+migration (existing databases know them by name); add a new one. ``tests/telemetry/test_store.py``
+pins the final schema. No I/O beyond the connection it is given.
 """
 
 from __future__ import annotations
 
 import sqlite3
-import time
-from collections.abc import Callable
 
-Migration = Callable[[sqlite3.Connection], None]
+from ..storage.sqlite import Migration
 
 
 def m001_events(conn: sqlite3.Connection) -> None:
@@ -70,24 +69,3 @@ def m003_cost_estimated(conn: sqlite3.Connection) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (m001_events, m002_event_indexes, m003_cost_estimated)
-
-
-def applied(conn: sqlite3.Connection) -> list[str]:
-    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL)")
-    return [row[0] for row in conn.execute("SELECT name FROM _migrations ORDER BY rowid")]
-
-
-def migrate(conn: sqlite3.Connection, migrations: tuple[Migration, ...] = MIGRATIONS) -> list[str]:
-    """Apply pending migrations in order; return the names applied now."""
-    done = set(applied(conn))
-    conn.commit()
-    ran: list[str] = []
-    for migration in migrations:
-        name = migration.__name__
-        if name in done:
-            continue
-        with conn:  # one transaction per migration: all of it or none of it
-            migration(conn)
-            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
-        ran.append(name)
-    return ran

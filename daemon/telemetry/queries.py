@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from ..storage.sqlite import connect
 from .events import from_row
-from .store import connect
 
 GroupBy = Literal["provider", "model", "route_class", "client", "day"]
 _GROUP_SQL: dict[str, str] = {

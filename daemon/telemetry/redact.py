@@ -1,44 +1,10 @@
-"""Secret redaction for anything telemetry writes (prompts, error messages).
-
-Owns the pattern table: provider keys (``sk-ant-…``, ``sk-…``, ``gsk_…``), bearer tokens, AWS
-keys, GitHub / Google tokens, JWTs, private-key blocks and generic ``name=value`` / ``name: value``
-assignments whose name ends in a secret word (``api_key``, ``token``, ``password``, …; so
-``max_tokens=5`` stays). Replacements keep the shape (``sk-ant-***``) so a reader still sees
-what was there. Pure; patterns compiled once.
-"""
+"""Telemetry's name for the shared secret redaction that ``storage.redact`` owns (the patterns
+live there): ``telemetry.redact`` and ``telemetry.redact.redact`` keep working for their
+importers. The package imports ``redact`` through this module, so importing the submodule never
+shadows the function on the package. Nothing else here."""
 
 from __future__ import annotations
 
-import re
+from ..storage.redact import MASK, redact
 
-MASK = "***"
-
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (
-        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.DOTALL),
-        "-----PRIVATE KEY " + MASK + "-----",
-    ),
-    (re.compile(r"\bsk-ant-[A-Za-z0-9_\-]{8,}"), "sk-ant-" + MASK),
-    (re.compile(r"\bsk-(?:proj-|svcacct-)?[A-Za-z0-9_\-]{16,}"), "sk-" + MASK),
-    (re.compile(r"\bgsk_[A-Za-z0-9]{16,}"), "gsk_" + MASK),
-    (re.compile(r"\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{20,}|\bgithub_pat_[A-Za-z0-9_]{20,}"), "gh_" + MASK),
-    (re.compile(r"\bAIza[0-9A-Za-z_\-]{30,}"), "AIza" + MASK),
-    (re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), "AKIA" + MASK),
-    (re.compile(r"\beyJ[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}\.[A-Za-z0-9_\-]{8,}"), "jwt:" + MASK),
-    (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/\-]{8,}=*"), r"\1 " + MASK),
-    (
-        re.compile(
-            r"(?i)\b([A-Za-z0-9_\-]*(?:api[_\-]?key|secret|token|passw(?:or)?d|pwd|access[_\-]?key|"
-            r"private[_\-]?key|auth))"
-            r"(\"?'?\s*[:=]\s*\"?'?)(?!\*\*\*|(?:bearer|basic)\s)([^\s\"'&,;]{4,})"
-        ),
-        r"\1\2" + MASK,
-    ),
-)
-
-
-def redact(text: str) -> str:
-    """``text`` with every recognised secret replaced."""
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+__all__ = ["MASK", "redact"]

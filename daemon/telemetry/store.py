@@ -1,10 +1,11 @@
-"""The SQLite telemetry database: where it lives, how it is opened, inserts and pruning.
+"""The SQLite telemetry database: where it lives, opening it migrated, inserts and pruning.
 
 Owns the path rule (``<data_dir>/telemetry.sqlite``, or the config's ``telemetry.db_path``, which
-accepts the seed's ``.stackbilt/gateway/*.sqlite`` paths), connection settings (WAL,
-``synchronous=NORMAL``, busy timeout), batch inserts and retention pruning. Connections are
-opened by their user thread: the writer thread owns the only write connection; readers open
-their own (``queries``). Redaction is applied by the writer before rows get here.
+accepts the seed's ``.stackbilt/gateway/*.sqlite`` paths), batch inserts and retention pruning.
+Connection settings (WAL, ``synchronous=NORMAL``, busy timeout) and the migration bookkeeping
+are ``storage.sqlite``'s; the schema is ``migrations``'. Connections are opened by their user
+thread: the writer thread owns the only write connection; readers open their own
+(``queries``, ``dashboard``). Redaction is applied by the writer before rows get here.
 """
 
 from __future__ import annotations
@@ -13,8 +14,9 @@ import sqlite3
 from collections.abc import Iterable
 from pathlib import Path
 
+from ..storage.sqlite import open_migrated
 from .events import COLUMNS, GatewayRequestEvent, to_row
-from .migrations import migrate
+from .migrations import MIGRATIONS
 
 DB_NAME = "telemetry.sqlite"
 DAY = 86_400.0
@@ -34,29 +36,9 @@ def db_path(data_dir: Path, override: Path | None = None) -> Path:
     return override if override is not None else data_dir / DB_NAME
 
 
-def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
-    """Open ``path`` with the gateway's settings (creates the parent folder for writers)."""
-    if not readonly:
-        path.parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=5.0, check_same_thread=True)
-    conn.execute("PRAGMA busy_timeout = 5000")
-    if not readonly:
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-        # Statement journals in memory: no temp file created and removed per batch.
-        conn.execute("PRAGMA temp_store = MEMORY")
-    return conn
-
-
 def open_db(path: Path) -> sqlite3.Connection:
-    """A write connection with every migration applied."""
-    conn = connect(path)
-    try:
-        migrate(conn)
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+    """A write connection with every telemetry migration applied."""
+    return open_migrated(path, MIGRATIONS)
 
 
 def insert_events(conn: sqlite3.Connection, events: Iterable[GatewayRequestEvent]) -> int:

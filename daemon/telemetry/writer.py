@@ -21,8 +21,8 @@ from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 
+from ..storage.redact import redact
 from .events import GatewayRequestEvent
-from .redact import redact
 from .store import DAY, insert_events, open_db, prune
 
 log = logging.getLogger(__name__)

@@ -1,4 +1,9 @@
-"""Resolve a client's model name to a provider and upstream model.
+"""Resolve a client's model name to a provider and upstream model; the providers as resolved once.
+
+``Providers`` is built once at start-up from the config and the daemon's environment: every
+provider's effective base URL, the providers whose URL points back at the gateway itself (a
+request loop), and memoised name → ``Target`` resolution. Nothing on the request path reads the
+environment again.
 
 Order: aliases — the config's ``model_map`` over the shipped ``ALIASES`` (exact name) >
 ``<provider>/<model>`` pins (the first path
@@ -9,11 +14,12 @@ lists what is available. Pure: no I/O.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from ..core.config import Config
-from ..core.errors import UnknownModel
+from ..core.errors import NoProviderAvailable, UnknownModel
 from ..core.providers import ProviderSpec, base_url_for, builtin_providers
 
 # Shipped aliases; ``model_map`` entries with the same name replace them.
@@ -38,6 +44,17 @@ class Target:
     # True when the client named the provider explicitly (routing must not move it).
     pinned: bool = False
 
+    def url(self, path: str, query: str = "") -> str:
+        """``base_url + path [+ ?query]``; a base URL still missing its account id is an error."""
+        if "{account_id}" in self.base_url:
+            env_name = self.spec.account_env or "the account id"
+            raise NoProviderAvailable(
+                f"provider {self.spec.name} needs an account id: set {env_name} for the daemon "
+                f"or providers.{self.spec.name}.base_url in the config file",
+                provider=self.spec.name,
+            )
+        return f"{self.base_url}{path}" + (f"?{query}" if query else "")
+
 
 def _split_pin(name: str, providers: Mapping[str, ProviderSpec]) -> tuple[ProviderSpec, str] | None:
     head, sep, rest = name.partition("/")
@@ -47,6 +64,11 @@ def _split_pin(name: str, providers: Mapping[str, ProviderSpec]) -> tuple[Provid
 
 
 def resolve_model(name: str, config: Config, env: Mapping[str, str]) -> Target:
+    """``name`` → its ``Target`` (order in the module docstring), base URL from config and env."""
+    return _resolve(name, config, lambda spec: base_url_for(spec, config, env))
+
+
+def _resolve(name: str, config: Config, url_of: Callable[[ProviderSpec], str]) -> Target:
     providers = builtin_providers()
     aliases = alias_table(config)
     pinned = name in aliases or _split_pin(name, providers) is not None
@@ -54,16 +76,83 @@ def resolve_model(name: str, config: Config, env: Mapping[str, str]) -> Target:
     pin = _split_pin(mapped, providers)
     if pin is not None:
         spec, model = pin
-        return Target(spec, model, base_url_for(spec, config, env), pinned=pinned)
+        return Target(spec, model, url_of(spec), pinned=pinned)
     for spec in providers.values():
         settings = config.providers.get(spec.name)
         if settings is not None and not settings.enabled:
             continue
         if any(mapped.startswith(p) for p in spec.model_prefixes):
-            return Target(spec, mapped, base_url_for(spec, config, env), pinned=pinned)
+            return Target(spec, mapped, url_of(spec), pinned=pinned)
     raise UnknownModel(
         f"model {name!r} is not known to the gateway. Use a Claude model name (claude-…), "
         f"a provider-pinned name such as 'groq/llama-3.3-70b-versatile' "
         f"(providers: {', '.join(sorted(providers))}), or an alias: {', '.join(sorted(aliases))}",
         param="model",
     )
+
+
+LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+
+
+def is_loopback_name(host: str) -> bool:
+    """A loopback host name (the Host-header check and the request-loop check share it)."""
+    return host in LOOPBACK_NAMES or host.startswith("127.")
+
+
+def find_loops(config: Config, env: Mapping[str, str], base_urls: Mapping[str, str]) -> dict[str, str]:
+    """Providers whose upstream URL is the gateway's own listen address (a request loop)."""
+    own_hosts = {config.host.lower(), "0.0.0.0", "::"}
+    loops: dict[str, str] = {}
+    for name, base in base_urls.items():
+        spec = builtin_providers()[name]
+        url = base.replace("{account_id}", "x")
+        parts = urlsplit(url)
+        host = (parts.hostname or "").lower()
+        try:
+            port = parts.port or (443 if parts.scheme == "https" else 80)
+        except ValueError:
+            continue
+        if port == config.port and (is_loopback_name(host) or host in own_hosts):
+            loops[name] = (
+                f"the upstream URL for {name} ({url}) is the gateway's own address, which would "
+                f"loop forever; set providers.{name}.base_url or {spec.env_base_url_var} to the "
+                f"real provider (the daemon does not read ANTHROPIC_BASE_URL/OPENAI_BASE_URL)"
+            )
+    return loops
+
+
+@dataclass(slots=True)
+class Providers:
+    """The providers as resolved once for the daemon's life (see the module docstring)."""
+
+    config: Config
+    base_urls: dict[str, str]
+    loops: dict[str, str] = field(default_factory=dict)
+    _targets: dict[str, Target] = field(default_factory=dict)
+
+    @classmethod
+    def resolve_all(cls, config: Config, env: Mapping[str, str]) -> Providers:
+        urls = {name: base_url_for(spec, config, env) for name, spec in builtin_providers().items()}
+        return cls(config, urls, find_loops(config, env, urls))
+
+    def spec(self, name: str) -> ProviderSpec:
+        return builtin_providers()[name]
+
+    def target(self, provider: str, model: str, *, pinned: bool = False) -> Target:
+        return Target(self.spec(provider), model, self.base_urls[provider], pinned=pinned)
+
+    def resolve(self, name: str) -> Target:
+        """``resolve_model`` memoised (bounded); runs on every request."""
+        found = self._targets.get(name)
+        if found is None:
+            found = _resolve(name, self.config, lambda spec: self.base_urls[spec.name])
+            if len(self._targets) >= 4096:
+                self._targets.clear()
+            self._targets[name] = found
+        return found
+
+    def check_loop(self, target: Target) -> None:
+        """Refuse a target whose base URL is the gateway itself."""
+        reason = self.loops.get(target.spec.name)
+        if reason:
+            raise NoProviderAvailable(reason, provider=target.spec.name)

@@ -1,4 +1,10 @@
-"""``GatewayError`` → the OpenAI error shape, for Responses and Chat Completions clients alike.
+"""The OpenAI error shape in both directions, for Responses and Chat Completions alike.
+
+Upstream → hierarchy: ``openai_error`` maps an upstream error response (status, body,
+``retry-after``/``retry-after-ms`` through ``retry_after``) and ``error_from_payload`` an in-body or
+in-stream ``error`` object. Hierarchy → client: ``render_openai_error`` below.
+
+``GatewayError`` → the OpenAI error shape, for Responses and Chat Completions clients alike.
 
 Owns the status → ``type``/``code`` table, the one status rewrite (529 → 503) and the
 ``retry-after`` rules (protocols.md §2.1, §3.5, CLIENTS.md Codex). Body:
@@ -19,9 +25,19 @@ Rules worth knowing:
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 
-from ..core.errors import GatewayError, RateLimited, UnknownModel, UpstreamOverloaded
+from ..core.errors import (
+    GatewayError,
+    RateLimited,
+    UnknownModel,
+    UpstreamError,
+    UpstreamOverloaded,
+    from_upstream_status,
+)
+from .retry_after import retry_after_seconds
 
 _TYPE_BY_STATUS = {
     400: "invalid_request_error",
@@ -101,3 +117,65 @@ def failure_message(err: BaseException) -> str:
         if err.retry_after is not None and err.retry_after >= 0:
             message = f"{message} Please try again in {math.ceil(err.retry_after)}s."
     return str(message)
+
+
+# --- upstream error responses → the hierarchy ---
+
+_MAX_ERROR_TEXT = 1000
+# Error type/code strings that name a status even when the HTTP status (200 mid-stream) does not.
+_CODE_STATUS = {
+    "rate_limit_exceeded": 429,
+    "rate_limit_error": 429,
+    "overloaded_error": 529,
+    "server_overloaded": 529,
+    "timeout": 504,
+    "context_length_exceeded": 400,
+    "invalid_request_error": 400,
+}
+
+
+def error_from_payload(
+    error: object, provider: str | None, status: int | None = None, retry_after: float | None = None
+) -> UpstreamError:
+    """An ``error`` object (OpenAI shape, OpenRouter numeric code, or a bare string) → hierarchy.
+
+    ``status`` is the HTTP status when there is one; mid-stream (HTTP 200) it is derived from a
+    numeric ``code`` or a known type/code string, else 502.
+    """
+    if not isinstance(error, dict):
+        message = error if isinstance(error, str) and error else "upstream reported an error"
+        return from_upstream_status(status or 502, message, provider=provider, retry_after=retry_after)
+    raw_message = error.get("message")
+    message = raw_message if isinstance(raw_message, str) and raw_message else "upstream reported an error"
+    code = error.get("code")
+    err_type = error.get("type")
+    if status is None:
+        if isinstance(code, int) and not isinstance(code, bool) and 400 <= code <= 599:
+            status = code
+        else:
+            status = _CODE_STATUS.get(str(code), _CODE_STATUS.get(str(err_type), 502))
+    return from_upstream_status(
+        status,
+        message,
+        retry_after=retry_after,
+        provider=provider,
+        upstream_type=err_type if isinstance(err_type, str) else None,
+        upstream_code=None if code is None else str(code),
+    )
+
+
+def openai_error(status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
+    """An upstream OpenAI-shaped error response (Chat, Responses, compatible providers) → the error
+    hierarchy (status, message, type/code and ``retry-after`` kept)."""
+    retry_after = retry_after_seconds(headers)
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        payload = json.loads(text) if text else None
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and payload.get("error"):
+        return error_from_payload(payload["error"], provider, status=status, retry_after=retry_after)
+    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
+        text = payload["message"]
+    message = text[:_MAX_ERROR_TEXT] or f"{provider} returned HTTP {status}"
+    return from_upstream_status(status, message, retry_after=retry_after, provider=provider)

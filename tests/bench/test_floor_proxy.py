@@ -33,7 +33,7 @@ def _spawn(args: list[str]) -> tuple[subprocess.Popen[str], int]:
 
 @pytest.fixture
 def relay() -> Iterator[tuple[str, str]]:
-    upstream, up_port = _spawn(["bench.fake_upstream", "--port", "0", "--chunks", "7"])
+    upstream, up_port = _spawn(["stackbilt_gateway.daemon.simulator.fast", "--port", "0", "--chunks", "7"])
     port = free_port()
     floor, _ = _spawn(["bench.floor_proxy", "--port", str(port), "--upstream", f"http://127.0.0.1:{up_port}"])
     try:

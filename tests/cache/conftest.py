@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from stackbilt_gateway.daemon.core.config import Config
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 AUTH = {"x-api-key": GATEWAY_KEY, "anthropic-version": "2023-06-01"}
 

@@ -18,17 +18,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackbilt_gateway.daemon.core.providers import builtin_providers
-from stackbilt_gateway.daemon.execute.passthrough import PASS_WIRES, upstream_body
+from stackbilt_gateway.daemon.execute.passthrough import upstream_body
 from stackbilt_gateway.daemon.upstream.targets import Target
-from stackbilt_gateway.daemon.wires.cache_hints import (
+from stackbilt_gateway.daemon.wires.anthropic.cache_hints import (
     MAX_BREAKPOINTS,
-    CacheHints,
     has_cache_control,
     mark_prefix,
-    prompt_cache_key,
-    set_prompt_cache_key,
-    strip_billing_header,
 )
+from stackbilt_gateway.daemon.wires.cache_hints import CacheHints, strip_billing_header
+from stackbilt_gateway.daemon.wires.openai_cache_key import prompt_cache_key, set_prompt_cache_key
+from stackbilt_gateway.daemon.wires.registry import WIRES
 from tests.conftest import DATA_DIR
 
 CAPTURES = DATA_DIR / "clients" / "claude-code"
@@ -130,16 +129,12 @@ def test_pass_through_is_byte_for_byte_when_the_client_set_markers() -> None:
     raw = json.dumps(capture("messages_tool_turn1"), indent=1).encode()  # odd spacing on purpose
     parsed = json.loads(raw)
     target = Target(spec, parsed["model"], "http://upstream")
-    assert upstream_body(raw, parsed, target, PASS_WIRES["anthropic"], cache=CacheHints()) is raw
+    assert upstream_body(raw, parsed, target, WIRES["anthropic"], cache=CacheHints()) is raw
     stripped = json.dumps(strip(json.loads(raw))).encode()
-    edited = upstream_body(
-        stripped, json.loads(stripped), target, PASS_WIRES["anthropic"], cache=CacheHints()
-    )
+    edited = upstream_body(stripped, json.loads(stripped), target, WIRES["anthropic"], cache=CacheHints())
     assert edited != stripped and json.loads(edited)["tools"][-1]["cache_control"] == {"type": "ephemeral"}
     off = CacheHints(prefix_markers=False)
-    assert (
-        upstream_body(stripped, json.loads(stripped), target, PASS_WIRES["anthropic"], cache=off) is stripped
-    )
+    assert upstream_body(stripped, json.loads(stripped), target, WIRES["anthropic"], cache=off) is stripped
 
 
 def test_string_system_and_content_become_marked_blocks_never_empty_ones() -> None:

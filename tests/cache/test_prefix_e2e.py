@@ -10,11 +10,11 @@ import httpx
 import pytest
 
 from stackbilt_gateway.daemon.core.config import Config
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.cache.conftest import AUTH, start_gateway
 from tests.cache.test_prefix import BILLING, capture, strip
 from tests.conftest import DATA_DIR
 from tests.fakes.gateway import GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 CC_HEADERS = {**AUTH, "user-agent": "claude-cli/2.1.330 (external, sdk-cli)"}

@@ -17,10 +17,10 @@ from stackbilt_gateway.daemon.compose.state import GatewayState
 from stackbilt_gateway.daemon.control.secrets import KeyStore
 from stackbilt_gateway.daemon.core.config import CacheSettings, Config, ResponseCacheSettings
 from stackbilt_gateway.daemon.http.app import create_app
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.cache.conftest import AUTH, start_gateway
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 ENABLED = Config(cache=CacheSettings(responses=ResponseCacheSettings(enabled=True, ttl_seconds=60)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
+from contextlib import closing
 from pathlib import Path
 
 from stackbilt_gateway.daemon.cache.store import ResponseCache
@@ -67,3 +68,38 @@ def test_max_bytes_bounds_the_total_and_refuses_giants(tmp_path: Path) -> None:
     assert rc.get("k0") is None and rc.get("k4") is not None
     assert not rc.put("giant", {"text": "y" * 5_000})
     assert rc.get("giant") is None
+
+
+def test_a_cache_file_from_an_older_gateway_keeps_its_entries(tmp_path: Path) -> None:
+    """The schema and bookkeeping as shipped (frozen here), opened by the current store: nothing
+    re-applied, entries served, and the file switched to the shared WAL settings."""
+    path = tmp_path / "data" / "rc.sqlite"
+    path.parent.mkdir()
+    with closing(sqlite3.connect(path)) as legacy, legacy:
+        legacy.executescript(
+            """
+            CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL);
+            CREATE TABLE response_cache (
+                key TEXT PRIMARY KEY, created REAL NOT NULL, expires REAL NOT NULL,
+                last_used REAL NOT NULL, size INTEGER NOT NULL, hits INTEGER NOT NULL DEFAULT 0,
+                payload TEXT NOT NULL
+            );
+            CREATE INDEX response_cache_lru ON response_cache (last_used);
+            INSERT INTO _migrations VALUES ('m001_response_cache', 5.0);
+            INSERT INTO response_cache VALUES ('old', 900.0, 5000.0, 900.0, 12, 0, '{"texts":["hi"]}');
+            """
+        )
+    rc = ResponseCache(path, ResponseCacheSettings(enabled=True), clock=Clock())
+    assert rc.get("old") == {"texts": ["hi"]}
+    assert rc.stats()["entries"] == 1
+    with closing(sqlite3.connect(path)) as conn:
+        assert conn.execute("SELECT name, applied_at FROM _migrations").fetchall() == [
+            ("m001_response_cache", 5.0)
+        ]
+        assert conn.execute("SELECT hits, last_used FROM response_cache").fetchone() == (1, 1_000.0)
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_the_cache_creates_its_folder(tmp_path: Path) -> None:
+    rc = ResponseCache(tmp_path / "a" / "b" / "rc.sqlite", ResponseCacheSettings(enabled=True), clock=Clock())
+    assert rc.put("k", {"v": 1}) and rc.get("k") == {"v": 1}

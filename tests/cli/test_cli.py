@@ -19,7 +19,7 @@ import pytest
 
 from stackbilt_gateway.daemon.cli import main
 from stackbilt_gateway.daemon.control.gatewaykey import load_or_create_gateway_key
-from stackbilt_gateway.daemon.control.lifecycle import find_daemon
+from stackbilt_gateway.daemon.control.lifecycle import find_daemon, health
 from stackbilt_gateway.daemon.control.paths import Paths
 from stackbilt_gateway.daemon.control.secrets import SERVICE
 
@@ -236,6 +236,36 @@ def test_console_script_start_and_stop(stopped_daemon: Paths, free_port: int) ->
     assert started.returncode == 0, started.stderr
     stopped = subprocess.run([str(CONSOLE_SCRIPT), "stop"], capture_output=True, text=True, timeout=60)
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
+
+
+@pytest.mark.e2e
+def test_start_foreground_becomes_the_daemon_until_ctrl_c(stopped_daemon: Paths, free_port: int) -> None:
+    paths = stopped_daemon
+    argv = ["start", "--foreground", "--port", str(free_port)]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "stackbilt_gateway.daemon.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        # Serving (not just the pidfile): its signal handlers are installed by then.
+        while (info := find_daemon(paths)) is None or health("127.0.0.1", free_port) is None:
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "the foreground daemon never answered /health"
+            time.sleep(0.1)
+        # The command became the daemon itself (same pid), listening where it was told.
+        assert (info.pid, info.port) == (proc.pid, free_port)
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+        assert proc.returncode == 0, err
+        assert "SIGINT received" in err
+        assert not paths.pidfile.exists()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
 
 
 @pytest.mark.e2e

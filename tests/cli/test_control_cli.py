@@ -12,9 +12,9 @@ import pytest
 
 from stackbilt_gateway.daemon.control.gatewaykey import load_or_create_gateway_key
 from stackbilt_gateway.daemon.control.paths import Paths
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.cli.conftest import run_cli
 from tests.e2e.conftest import upstream_env
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from stackbilt_gateway.daemon.core.config import Config
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 AUTH = {"x-api-key": GATEWAY_KEY, "user-agent": "claude-cli/2.1.330 (external)"}
 # Small enough that a long transcript needs several chunks; excluded from "auto" (< 16k).

@@ -10,8 +10,8 @@ import pytest
 
 from stackbilt_gateway.daemon.cli import compact as cli_compact
 from stackbilt_gateway.daemon.cli import main
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 

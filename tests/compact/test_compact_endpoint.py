@@ -11,9 +11,9 @@ from stackbilt_gateway.daemon.compact.chunking import budget_for
 from stackbilt_gateway.daemon.compact.prompts import PROMPT_OVERHEAD_CHARS
 from stackbilt_gateway.daemon.compact.schema import validate_facts
 from stackbilt_gateway.daemon.core.tokens import CHARS_PER_TOKEN
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.compact.conftest import SMALL, SMALL_WINDOW, compact, events
 from tests.fakes.gateway import GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 

@@ -193,17 +193,15 @@ def _router(**models: Any) -> Router:
 
 def test_auto_picks_the_cheapest_usable_priced_model_with_a_16k_window() -> None:
     router = _router(**{"groq/llama-3.1-8b-instant": {"context_window": 8_000}})
-    pick = choose_model("auto", router=router, config=Config(), env={}, usable=lambda p: p == "groq")
+    pick = choose_model("auto", router=router, usable=lambda p: p == "groq")
     assert pick.key == "groq/openai/gpt-oss-20b" and pick.window == 131_072
-    groq_or_anthropic = choose_model(
-        "auto", router=_router(), config=Config(), env={}, usable=lambda p: p in ("groq", "anthropic")
-    )
+    groq_or_anthropic = choose_model("auto", router=_router(), usable=lambda p: p in ("groq", "anthropic"))
     assert groq_or_anthropic.key == "groq/llama-3.1-8b-instant"
-    anthropic = choose_model("auto", router=_router(), config=Config(), env={}, usable="anthropic".__eq__)
+    anthropic = choose_model("auto", router=_router(), usable="anthropic".__eq__)
     assert anthropic.key == "anthropic/claude-haiku-5-5"
-    openai = choose_model("auto", router=_router(), config=Config(), env={}, usable=lambda p: p == "openai")
+    openai = choose_model("auto", router=_router(), usable=lambda p: p == "openai")
     assert openai.key == "openai/gpt-5.6-luna"
     with pytest.raises(NoProviderAvailable, match=r"compaction\.model"):
-        choose_model("auto", router=_router(), config=Config(), env={}, usable=lambda p: p == "ollama")
-    pinned = choose_model("groq/llama-3.1-8b-instant", router=router, config=Config(), env={}, usable=bool)
+        choose_model("auto", router=_router(), usable=lambda p: p == "ollama")
+    pinned = choose_model("groq/llama-3.1-8b-instant", router=router, usable=bool)
     assert (pinned.key, pinned.window) == ("groq/llama-3.1-8b-instant", 8_000)

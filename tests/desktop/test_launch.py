@@ -21,8 +21,8 @@ import pytest
 from stackbilt_gateway.daemon.control.gatewaykey import read_gateway_key
 from stackbilt_gateway.daemon.control.lifecycle import find_daemon
 from stackbilt_gateway.daemon.control.paths import Paths
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.clients import QUIET_CLAUDE, client_binary
-from tests.fakes.upstream import FakeUpstream
 
 Fakes = tuple[dict[str, str], Path, Path]
 Run = subprocess.CompletedProcess[str]

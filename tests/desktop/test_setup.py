@@ -13,7 +13,7 @@ import keyring.backend
 from stackbilt_gateway.daemon.control.paths import Paths
 from stackbilt_gateway.daemon.control.secrets import SERVICE
 from stackbilt_gateway.daemon.core.providers import builtin_providers
-from tests.fakes.upstream import FakeUpstream
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 
 
 def cli(*args: str, env: dict[str, str] | None = None, stdin: str = "") -> subprocess.CompletedProcess[str]:

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 
 @pytest.fixture(scope="session")

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.clients import run_claude
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 

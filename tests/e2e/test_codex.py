@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from stackbilt_gateway.daemon.core.config import Config
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.clients import ROOT, CodexRun, run_codex
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 

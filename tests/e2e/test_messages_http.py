@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.fakes.gateway import GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 

@@ -9,8 +9,8 @@ from collections.abc import Iterator
 import openai
 import pytest
 
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 

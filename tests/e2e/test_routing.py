@@ -12,9 +12,9 @@ import httpx
 import pytest
 
 from stackbilt_gateway.daemon.core.config import Config
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 
 pytestmark = pytest.mark.e2e
 
@@ -268,3 +268,20 @@ def test_failures_after_the_stream_started_open_the_breaker(
     assert providers["groq"]["breaker"]["state"] == "open"
     evs = events(gw, 3)
     assert all(ev["status"] == "error" and ev["selected_provider"] == "groq" for ev in evs)
+
+
+def test_passthrough_429_with_only_retry_after_ms_sets_the_breaker_cooldown(
+    gw: GatewayThread, fake_upstream: FakeUpstream
+) -> None:
+    # Anthropic pass-through (shadow mode serves the requested model); 120 s is far past the
+    # breaker's own 30 s cooldown, so only the upstream's retry-after-ms can explain retry_at.
+    fake_upstream.fail_next(429, headers={"retry-after-ms": "120000"}, times=3, path="/v1/messages")
+    before = time.time()
+    for i in range(3):
+        r = ask(gw, "hello there", session=f"s-{i}")
+        assert r.status_code == 429 and r.headers["retry-after-ms"] == "120000"  # relayed intact
+    breaker = httpx.get(f"{gw.url}/providers", headers=AUTH, timeout=5).json()["providers"]["anthropic"][
+        "breaker"
+    ]
+    assert breaker["state"] == "open"
+    assert before + 110 < breaker["retry_at"] < time.time() + 125

@@ -1,1 +1,2 @@
-"""Fake upstream providers for tests: real servers on loopback speaking real wire formats."""
+"""Test-only adapters over the shared simulator (``stackbilt_gateway.daemon.simulator``): the gateway
+app in a thread (``gateway.GatewayThread``). The fake upstream itself is ``simulator.upstream``."""

@@ -8,8 +8,8 @@ from collections.abc import Callable, Mapping, Sequence
 import pytest
 
 from stackbilt_gateway.daemon.core.ir import GatewayRequest, ThinkingConfig
+from stackbilt_gateway.daemon.core.route_classes import RouteClass
 from stackbilt_gateway.daemon.costs.prices import load_pricebook
-from stackbilt_gateway.daemon.routing.classes import RouteClass
 from stackbilt_gateway.daemon.routing.classify import RouteDecision, classify
 from stackbilt_gateway.daemon.routing.policy import (
     DEFAULT_ROUTES,

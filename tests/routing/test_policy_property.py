@@ -17,7 +17,7 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolResultPart,
     ToolSpec,
 )
-from stackbilt_gateway.daemon.routing.classes import REQUESTED, ROUTE_CLASSES, RouteClass
+from stackbilt_gateway.daemon.core.route_classes import REQUESTED, ROUTE_CLASSES, RouteClass
 from stackbilt_gateway.daemon.routing.classify import classify
 from stackbilt_gateway.daemon.routing.policy import CLAMP_SAFE, MIN_CONFIDENCE, Requested, plan
 from stackbilt_gateway.daemon.routing.registry import ModelInfo, Registry, Safety, split_key

@@ -1,5 +1,6 @@
-"""The recorder: session memory at once, the event itself (costs and savings included) just
-after the handler returns, with the time and latency of the request's end."""
+"""Finishing a record: session memory at once (``compose.settle``), the event itself (costs and
+savings included, ``telemetry.recorder``) just after the handler returns, with the time and
+latency of the request's end."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ import asyncio
 import time
 from pathlib import Path
 
+from stackbilt_gateway.daemon.compose.settle import Settle
 from stackbilt_gateway.daemon.core.config import Config
-from stackbilt_gateway.daemon.execute.common import RequestRecord
+from stackbilt_gateway.daemon.core.context import RequestRecord
 from stackbilt_gateway.daemon.routing.runtime import Router
 from stackbilt_gateway.daemon.telemetry import EventWriter
 from stackbilt_gateway.daemon.telemetry.queries import recent
@@ -20,8 +22,13 @@ MODEL = ("anthropic", "claude-opus-5-5")
 def _record(request_id: str, session: str) -> RequestRecord:
     record = RequestRecord(request_id, "anthropic", provider=MODEL[0], upstream_model=MODEL[1])
     record.usage.input_tokens, record.usage.output_tokens = 1_000_000, 100_000
-    record.context.update(
-        client="claude-code", session=session, mode="shadow", requested=MODEL, would=("groq", "x")
+    ctx = record.context
+    ctx.client, ctx.session, ctx.mode, ctx.requested, ctx.would = (
+        "claude-code",
+        session,
+        "shadow",
+        MODEL,
+        ("groq", "x"),
     )
     return record
 
@@ -30,9 +37,8 @@ async def test_the_event_is_built_after_the_handler_with_the_request_end_time(tm
     path = tmp_path / "t.sqlite"
     router = Router.from_config(Config())
     writer = EventWriter(path)
-    recorder = Recorder(router, writer)
     record = _record("req_a", "s-1")
-    record.on_finish = recorder
+    record.on_finish = Settle(router, Recorder(router.prices, writer))
     record.finish(200)
     # Nothing built or handed over yet: costs are computed once the handler has returned …
     assert writer.pending == 0
@@ -57,9 +63,9 @@ async def test_the_event_is_built_after_the_handler_with_the_request_end_time(tm
 def test_off_the_loop_it_is_built_at_once_and_a_bad_record_is_counted(tmp_path: Path) -> None:
     path = tmp_path / "t.sqlite"
     writer = EventWriter(path)
-    recorder = Recorder(Router.from_config(Config()), writer)
+    recorder = Recorder(Router.from_config(Config()).prices, writer)
     broken = _record("req_bad", "s-2")
-    broken.context["requested"] = 42  # not a (provider, model) pair: building raises
+    broken.context.requested = 42  # type: ignore[assignment]  # not a pair: building raises
     broken.on_finish = recorder
     broken.finish(200)
     good = _record("req_ok", "s-2")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+
 import pytest
 
 from stackbilt_gateway.daemon.telemetry import redact
@@ -46,3 +48,11 @@ def test_secrets_are_redacted(text: str, expected: str) -> None:
 )
 def test_ordinary_text_is_untouched(text: str) -> None:
     assert redact(text) == text
+
+
+def test_the_package_name_is_the_shared_function_even_after_the_submodule_is_imported() -> None:
+    submodule = importlib.import_module("stackbilt_gateway.daemon.telemetry.redact")
+    telemetry = importlib.import_module("stackbilt_gateway.daemon.telemetry")
+    shared = importlib.import_module("stackbilt_gateway.daemon.storage.redact")
+    assert telemetry.redact is submodule.redact is shared.redact
+    assert telemetry.redact("token=abcd1234") == "token=***"

@@ -5,13 +5,15 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+from stackbilt_gateway.daemon.storage.sqlite import applied, migrate, open_migrated
 from stackbilt_gateway.daemon.telemetry import EventWriter, FallbackAttempt, GatewayRequestEvent
 from stackbilt_gateway.daemon.telemetry.events import COLUMNS
-from stackbilt_gateway.daemon.telemetry.migrations import MIGRATIONS, applied, migrate
+from stackbilt_gateway.daemon.telemetry.migrations import MIGRATIONS
 from stackbilt_gateway.daemon.telemetry.queries import recent
 from stackbilt_gateway.daemon.telemetry.store import CHUNK, DAY, db_path, insert_events, open_db, prune
 
@@ -67,7 +69,7 @@ def test_migrations_produce_the_final_schema(tmp_path: Path) -> None:
         assert applied(conn) == [m.__name__ for m in MIGRATIONS]
         assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
         assert conn.execute("PRAGMA synchronous").fetchone()[0] == 1  # NORMAL
-        assert migrate(conn) == []  # idempotent
+        assert migrate(conn, MIGRATIONS) == []  # idempotent
     finally:
         conn.close()
 
@@ -76,7 +78,7 @@ def test_migrations_resume_from_a_partial_database(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "t.sqlite")
     try:
         assert migrate(conn, MIGRATIONS[:1]) == ["m001_events"]
-        assert migrate(conn) == ["m002_event_indexes", "m003_cost_estimated"]
+        assert migrate(conn, MIGRATIONS) == ["m002_event_indexes", "m003_cost_estimated"]
     finally:
         conn.close()
 
@@ -279,3 +281,73 @@ def test_db_path_override(tmp_path: Path) -> None:
 @pytest.mark.parametrize("missing", ["nothing-here.sqlite"])
 def test_queries_on_a_missing_database_are_empty(tmp_path: Path, missing: str) -> None:
     assert recent(tmp_path / missing) == []
+
+
+# A telemetry database as the gateway shipped it before ``m003_cost_estimated`` (and before the
+# shared ``storage.sqlite`` helper): frozen DDL and bookkeeping rows, not the live migrations.
+_SHIPPED_V2 = """
+CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL NOT NULL);
+CREATE TABLE events (
+    id TEXT PRIMARY KEY, ts REAL NOT NULL, client TEXT NOT NULL, protocol TEXT NOT NULL,
+    session_id TEXT, repo TEXT, branch TEXT, route_class TEXT, confidence REAL,
+    signals TEXT NOT NULL DEFAULT '{}', mode TEXT NOT NULL, requested_provider TEXT,
+    requested_model TEXT, selected_provider TEXT, selected_model TEXT, would_provider TEXT,
+    would_model TEXT, fallback_chain TEXT NOT NULL DEFAULT '[]', status TEXT NOT NULL,
+    http_status INTEGER, error_class TEXT, error_message TEXT, stream INTEGER NOT NULL DEFAULT 0,
+    input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0,
+    cache_read_tokens INTEGER NOT NULL DEFAULT 0, cache_write_tokens INTEGER NOT NULL DEFAULT 0,
+    reasoning_tokens INTEGER NOT NULL DEFAULT 0, usage_estimated INTEGER NOT NULL DEFAULT 0,
+    cost_usd REAL, would_cost_usd REAL, savings_usd REAL, latency_ms REAL, ttfb_ms REAL,
+    cache_status TEXT, prompt TEXT
+);
+CREATE INDEX events_ts ON events (ts);
+CREATE INDEX events_session ON events (session_id, ts);
+CREATE INDEX events_class_ts ON events (route_class, ts);
+INSERT INTO _migrations (name, applied_at) VALUES ('m001_events', 1.0), ('m002_event_indexes', 2.0);
+INSERT INTO events (id, ts, client, protocol, mode, status, selected_provider, cost_usd)
+    VALUES ('old', 1000.0, 'codex', 'responses', 'shadow', 'ok', 'openai', 0.25);
+"""
+
+
+def test_a_database_from_an_older_gateway_opens_and_migrates_forward(tmp_path: Path) -> None:
+    path = tmp_path / "gw" / "telemetry.sqlite"
+    path.parent.mkdir()
+    with closing(sqlite3.connect(path)) as legacy:
+        legacy.executescript(_SHIPPED_V2)
+        legacy.execute("PRAGMA journal_mode = WAL")
+    conn = open_db(path)
+    try:
+        assert applied(conn) == ["m001_events", "m002_event_indexes", "m003_cost_estimated"]
+        assert [(r[1], r[2]) for r in conn.execute("PRAGMA table_info(events)")] == EXPECTED_COLUMNS
+        stamps = dict(conn.execute("SELECT name, applied_at FROM _migrations").fetchall())
+        assert (stamps["m001_events"], stamps["m002_event_indexes"]) == (1.0, 2.0)  # history kept
+        insert_events(conn, [GatewayRequestEvent(id="new", ts=2000.0, cost_estimated=True)])
+    finally:
+        conn.close()
+    rows = {r["id"]: r for r in recent(path)}
+    assert rows["old"]["client"] == "codex" and rows["old"]["cost_usd"] == 0.25
+    assert rows["old"]["cost_estimated"] is False and rows["new"]["cost_estimated"] is True
+    conn = open_db(path)  # and again: nothing left to apply
+    try:
+        assert migrate(conn, MIGRATIONS) == []
+    finally:
+        conn.close()
+
+
+def _m_ok(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE a (x INTEGER)")
+
+
+def _m_fails_halfway(conn: sqlite3.Connection) -> None:
+    conn.execute("CREATE TABLE b (x INTEGER)")
+    conn.execute("INSERT INTO nowhere VALUES (1)")
+
+
+def test_a_failing_migration_is_rolled_back_and_not_recorded(tmp_path: Path) -> None:
+    path = tmp_path / "m.sqlite"
+    with pytest.raises(sqlite3.OperationalError, match="nowhere"):
+        open_migrated(path, [_m_ok, _m_fails_halfway])
+    with closing(sqlite3.connect(path)) as conn:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        assert tables == {"_migrations", "a"}  # b rolled back with its migration
+        assert applied(conn) == ["_m_ok"]

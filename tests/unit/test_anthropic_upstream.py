@@ -46,11 +46,11 @@ from stackbilt_gateway.daemon.core.ir import (
     ToolSpec,
     Usage,
 )
+from stackbilt_gateway.daemon.wires.anthropic.errors import anthropic_error
 from stackbilt_gateway.daemon.wires.anthropic.request import parse_request
 from stackbilt_gateway.daemon.wires.anthropic.upstream import (
     INTERRUPTED_RESULT,
     AnthropicStreamDecoder,
-    anthropic_error,
     build_anthropic_request,
     parse_anthropic_response,
 )

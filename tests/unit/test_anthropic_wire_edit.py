@@ -11,8 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackbilt_gateway.daemon.core.providers import builtin_providers
-from stackbilt_gateway.daemon.execute.passthrough import PASS_WIRES, upstream_body
+from stackbilt_gateway.daemon.execute.passthrough import upstream_body
 from stackbilt_gateway.daemon.upstream.targets import Target
+from stackbilt_gateway.daemon.wires.registry import WIRES
 from tests.conftest import DATA_DIR
 
 MODEL = "claude-opus-5-5"
@@ -53,7 +54,7 @@ def _escape_all(text: str) -> str:
 
 def _send(raw: bytes) -> bytes:
     target = Target(builtin_providers()["anthropic"], MODEL, "http://upstream")
-    return upstream_body(raw, json.loads(raw), target, PASS_WIRES["anthropic"])
+    return upstream_body(raw, json.loads(raw), target, WIRES["anthropic"])
 
 
 @pytest.mark.parametrize(

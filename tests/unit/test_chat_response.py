@@ -24,7 +24,8 @@ from stackbilt_gateway.daemon.core.errors import (
 )
 from stackbilt_gateway.daemon.core.ir import ReasoningPart, TextPart, ToolCallPart, Usage
 from stackbilt_gateway.daemon.wires.anthropic.response import render_response
-from stackbilt_gateway.daemon.wires.chat.upstream_response import chat_error, parse_chat_response
+from stackbilt_gateway.daemon.wires.chat.upstream_response import parse_chat_response
+from stackbilt_gateway.daemon.wires.openai_errors import openai_error as chat_error
 from stackbilt_gateway.daemon.wires.toolids import sanitize_tool_id
 
 GOLDEN = Path(__file__).resolve().parent.parent / "data" / "golden" / "response"

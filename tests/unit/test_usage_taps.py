@@ -9,12 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from stackbilt_gateway.daemon.core.ir import Usage
-from stackbilt_gateway.daemon.wires.usage_taps import (
-    ChatUsageTap,
-    ResponsesUsageTap,
-    usage_from_chat,
-    usage_from_responses,
-)
+from stackbilt_gateway.daemon.wires.chat.usage import ChatUsageTap, usage_from_chat
+from stackbilt_gateway.daemon.wires.responses.usage import ResponsesUsageTap, usage_from_responses
 
 R_USAGE = {
     "input_tokens": 1000,

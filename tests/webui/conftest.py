@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from stackbilt_gateway.daemon.control.paths import resolve_paths
+from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from stackbilt_gateway.daemon.telemetry.store import db_path
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
-from tests.fakes.upstream import FakeUpstream
 from tests.webui.browser import Browser
 from tests.webui.seed import seed
 

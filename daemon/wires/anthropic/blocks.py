@@ -2,7 +2,7 @@
 
 Owns the per-block mapping of protocols.md §1.3/§1.5 in both directions and the rule that a
 block we cannot represent neutrally rides along as ``OpaquePart("anthropic", block)``. Does not
-validate whole requests (``anthropic_request``) or build whole messages/responses.
+validate whole requests (``request``) or build whole messages/responses.
 """
 
 from __future__ import annotations

@@ -1,4 +1,8 @@
-"""``GatewayError`` → the Anthropic error shape (protocols.md §1.7). The one place that does it.
+"""The Anthropic error shape in both directions (protocols.md §1.7). The one place for each.
+
+Upstream → hierarchy: ``anthropic_error`` maps an Anthropic error response (status, ``error.type``,
+spend-limit code, ``retry-after``/``retry-after-ms`` through ``wires.retry_after``).
+Hierarchy → client: ``GatewayError`` → the Anthropic error shape, below.
 
 Owns the status → ``error.type`` table, the ``retry-after`` header and the body
 ``{"type":"error","error":{"type","message"}}``. Does not decide statuses (the error does) and
@@ -7,9 +11,14 @@ does not write HTTP responses (the HTTP layer does).
 
 from __future__ import annotations
 
+import json
 import math
+from collections.abc import Mapping
 
-from ...core.errors import GatewayError
+from ...core.errors import GatewayError, UpstreamError, from_upstream_status
+from ..retry_after import retry_after_seconds
+
+_MAX_ERROR_TEXT = 1000
 
 ANTHROPIC_ERROR_TYPES = frozenset(
     {
@@ -63,3 +72,35 @@ def render_error(
     if request_id is not None:
         body["request_id"] = request_id
     return err.status, headers, body
+
+
+def anthropic_error(status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
+    """An Anthropic error response → the error hierarchy (status, message, ``error.type`` kept).
+
+    ``retry-after-ms``/``retry-after`` become ``retry_after``; a spend-limit 429 keeps its
+    ``enforced_spend_limit_reached`` code so nobody retries it.
+    """
+    text = body.decode("utf-8", errors="replace").strip()
+    try:
+        payload = json.loads(text) if text else None
+    except ValueError:
+        payload = None
+    error = payload.get("error") if isinstance(payload, dict) else None
+    upstream_type: str | None = None
+    upstream_code: str | None = None
+    message = text[:_MAX_ERROR_TEXT]
+    if isinstance(error, dict):
+        if isinstance(error.get("message"), str) and error["message"]:
+            message = error["message"]
+        upstream_type = error.get("type") if isinstance(error.get("type"), str) else None
+        details = error.get("details")
+        code = details.get("error_code") if isinstance(details, dict) else None
+        upstream_code = code if isinstance(code, str) else None
+    return from_upstream_status(
+        status,
+        message or f"{provider} returned HTTP {status}",
+        retry_after=retry_after_seconds(headers),
+        provider=provider,
+        upstream_type=upstream_type,
+        upstream_code=upstream_code,
+    )

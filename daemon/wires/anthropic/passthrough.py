@@ -1,13 +1,10 @@
-"""The Anthropic wire as seen by pass-through: the deliberate body edits (gateway-signed
-thinking blocks never go to Anthropic) and usage from a buffered body. The stream tap is
-``providers.usage_taps.AnthropicUsageTap``."""
+"""The Anthropic wire's pass-through edits: gateway-signed thinking blocks never go to Anthropic.
+
+Usage of relayed bodies and streams is ``usage``'s."""
 
 from __future__ import annotations
 
 from typing import Any
-
-from ...core.ir import Usage
-from ..usage_taps import usage_from_anthropic
 
 
 def _gateway_thinking(block: object) -> bool:
@@ -37,7 +34,3 @@ def strip_gateway_thinking(body: dict[str, Any]) -> bool:
         msg["content"] = [b for b in content if not _gateway_thinking(b)]
         changed = True
     return changed
-
-
-def anthropic_body_usage(body: dict[str, Any], into: Usage) -> None:
-    usage_from_anthropic(body.get("usage") or {}, into)

@@ -4,7 +4,7 @@
 into IR, raising ``InvalidRequest`` that names the offending field. ``render_request`` turns IR
 back into an Anthropic body for an Anthropic upstream, applying the API's hygiene rules (no
 empty text, no gateway reasoning, sanitised tool ids). Per-block mapping lives in
-``anthropic_blocks``; responses and SSE live in ``anthropic_response``. No I/O.
+``blocks``; responses and SSE live in ``response``. No I/O.
 """
 
 from __future__ import annotations

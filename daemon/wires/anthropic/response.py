@@ -2,7 +2,7 @@
 
 Owns the Anthropic response shape (protocols.md §1.5), the SSE event framing and payloads
 (§1.6) and the rule that a client never receives an empty text block. Error bodies live in
-``anthropic_errors`` (re-exported here); requests live in ``anthropic_request``. No I/O.
+``errors`` (re-exported here); requests live in ``request``. No I/O.
 """
 
 from __future__ import annotations
@@ -42,7 +42,8 @@ from .errors import error_type_for, render_error
 __all__ = ["SSEWriter", "error_type_for", "parse_response", "render_error", "render_response"]
 
 _TO_WIRE_STOP: dict[str, str] = {"context_window_exceeded": "model_context_window_exceeded"}
-_FROM_WIRE_STOP: dict[str, StopReason] = {
+# Anthropic stop_reason → IR; the one table (the upstream stream decoder uses it too).
+STOP_REASONS: dict[str, StopReason] = {
     "end_turn": "end_turn",
     "max_tokens": "max_tokens",
     "stop_sequence": "stop_sequence",
@@ -148,7 +149,7 @@ def parse_response(body: dict[str, Any]) -> GatewayResponse:
         id=body["id"],
         model=str(body.get("model", "")),
         parts=parts,
-        stop_reason=_FROM_WIRE_STOP.get(stop, "end_turn") if isinstance(stop, str) else None,
+        stop_reason=STOP_REASONS.get(stop, "end_turn") if isinstance(stop, str) else None,
         stop_sequence=stop_sequence if isinstance(stop_sequence, str) else None,
         usage=parse_usage(body.get("usage")),
     )

@@ -1,25 +1,23 @@
 """The Anthropic upstream codec for translated requests (Codex or Chat clients served by Claude).
 
-Owns R/C → A request hygiene on top of ``adapters.anthropic_request.render_request``
+Owns R/C → A request hygiene on top of ``request.render_request``
 (protocols.md §4.1-4.3, §4.8, §4.9 #1-3, #13): ``max_tokens`` always present and clamped;
 system/developer texts folded into ``system``; consecutive same-role turns merged with tool results
 first; orphan tool calls answered by a synthetic error result and orphan results turned into
 text; thinking only when the client asked for it, dropped when a forced tool choice or a lost
 thinking block would make Anthropic reject the turn; builtin tools, foreign opaque parts,
-foreign reasoning and client ``cache_control`` dropped. Also buffered responses and upstream
-error responses → IR. The SSE state machine lives in ``anthropic_upstream_stream`` (re-exported).
+foreign reasoning and client ``cache_control`` dropped. Also buffered responses → IR (error
+responses: ``errors.anthropic_error``). The SSE state machine lives in ``upstream_stream``.
 Requests that came from an Anthropic client are rendered unchanged apart from model/max_tokens.
 Does not pick the model or the output limit (the router does) and does no I/O.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ...core.errors import UpstreamError, UpstreamProtocolError, from_upstream_status
+from ...core.errors import UpstreamProtocolError
 from ...core.ir import (
     DocumentPart,
     GatewayRequest,
@@ -34,18 +32,16 @@ from ...core.ir import (
     ToolResultPart,
     ToolSpec,
 )
-from ..chat.upstream_response import retry_after_seconds
 from ..toolids import sanitize_tool_id
 from .blocks import render_part
 from .request import render_request
 from .response import parse_response
 from .upstream_stream import AnthropicStreamDecoder, stream_error
 
-__all__ = ["AnthropicStreamDecoder", "anthropic_error", "build_anthropic_request", "parse_anthropic_response"]
+__all__ = ["AnthropicStreamDecoder", "build_anthropic_request", "parse_anthropic_response"]
 
 DEFAULT_MAX_TOKENS = 32000
 INTERRUPTED_RESULT = "Tool call was interrupted: no result was recorded."
-_MAX_ERROR_TEXT = 1000
 
 
 def _uncached(part: Part) -> Part:
@@ -162,7 +158,7 @@ def build_anthropic_request(
 
     ``max_tokens`` = the request's, else ``max_output_tokens``, else 32000, clamped to
     ``max_output_tokens`` when known. Anthropic clients' own cache markers are always kept as
-    sent; translated requests carry none (the executor adds prefix markers: ``cache.prefix``).
+    sent; translated requests carry none (the executor adds prefix markers: ``cache_hints``).
     """
     max_tokens = req.max_tokens or max_output_tokens or DEFAULT_MAX_TOKENS
     if max_output_tokens is not None:
@@ -196,35 +192,3 @@ def parse_anthropic_response(body: dict[str, Any], *, model: str) -> GatewayResp
     resp = parse_response(body)
     resp.model = model
     return resp
-
-
-def anthropic_error(status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
-    """An Anthropic error response → the error hierarchy (status, message, ``error.type`` kept).
-
-    ``retry-after-ms``/``retry-after`` become ``retry_after``; a spend-limit 429 keeps its
-    ``enforced_spend_limit_reached`` code so nobody retries it.
-    """
-    text = body.decode("utf-8", errors="replace").strip()
-    try:
-        payload = json.loads(text) if text else None
-    except ValueError:
-        payload = None
-    error = payload.get("error") if isinstance(payload, dict) else None
-    upstream_type: str | None = None
-    upstream_code: str | None = None
-    message = text[:_MAX_ERROR_TEXT]
-    if isinstance(error, dict):
-        if isinstance(error.get("message"), str) and error["message"]:
-            message = error["message"]
-        upstream_type = error.get("type") if isinstance(error.get("type"), str) else None
-        details = error.get("details")
-        code = details.get("error_code") if isinstance(details, dict) else None
-        upstream_code = code if isinstance(code, str) else None
-    return from_upstream_status(
-        status,
-        message or f"{provider} returned HTTP {status}",
-        retry_after=retry_after_seconds(headers),
-        provider=provider,
-        upstream_type=upstream_type,
-        upstream_code=upstream_code,
-    )

@@ -32,24 +32,14 @@ from ...core.ir import (
     MessageStop,
     ReasoningDelta,
     SignatureDelta,
-    StopReason,
     StreamError,
     StreamEvent,
     TextDelta,
     ToolArgsDelta,
     Usage,
 )
-from .response import parse_usage
+from .response import STOP_REASONS, parse_usage
 
-_STOP: dict[str, StopReason] = {
-    "end_turn": "end_turn",
-    "max_tokens": "max_tokens",
-    "stop_sequence": "stop_sequence",
-    "tool_use": "tool_use",
-    "refusal": "refusal",
-    "pause_turn": "pause_turn",
-    "model_context_window_exceeded": "context_window_exceeded",
-}
 _ERROR_CLASSES: dict[str, type[UpstreamError]] = {
     "overloaded_error": UpstreamOverloaded,
     "rate_limit_error": RateLimited,
@@ -221,7 +211,7 @@ class AnthropicStreamDecoder:
         sequence = delta.get("stop_sequence")
         return [
             MessageDelta(
-                stop_reason=_STOP.get(stop, "end_turn") if isinstance(stop, str) else None,
+                stop_reason=STOP_REASONS.get(stop, "end_turn") if isinstance(stop, str) else None,
                 stop_sequence=sequence if isinstance(sequence, str) else None,
                 usage=self.usage,
             )

@@ -25,7 +25,7 @@ from ...core.ir import (
     ToolResultPart,
     ToolSpec,
 )
-from .common import parse_arguments
+from ..openai_common import parse_arguments
 
 _NEUTRAL_KEYS = frozenset(
     {

@@ -38,8 +38,8 @@ from ...core.ir import (
     ToolCallPart,
     Usage,
 )
+from ..openai_common import merge_usage, now
 from ..openai_errors import render_openai_error
-from ..responses.objects import merge_usage, now
 
 __all__ = ["ChatChunkWriter", "finish_reason", "render_chat_completion", "render_chat_error"]
 

@@ -4,7 +4,7 @@ Owns the A/R → C mapping of protocols.md §4.1-4.3 and the pitfalls of §4.9 t
 request: tool results as ``tool`` messages right after their call, tool-id sanitising, no
 ``cache_control``/``$schema``, builtin tools dropped, max-token field and clamping, and the
 provider's ``Quirks`` (dropped params, ``reasoning_content`` echo, usage chunk). The reverse
-direction (a Chat client's body → IR) lives in ``chat_parse`` and is re-exported here.
+direction (a Chat client's body → IR) lives in ``request``.
 Does not pick the model or the output limit (the router passes them) and does no I/O.
 """
 

@@ -1,26 +1,24 @@
 """Chat Completions responses → IR: buffered bodies, upstream error responses, and the stream.
 
 Owns ``parse_chat_response`` (non-streaming body → ``GatewayResponse``, protocols.md §3.3,
-§4.4, §4.5) and ``chat_error`` (an upstream error response → the error hierarchy, §3.5). The
-streaming state machine lives in ``chat_stream`` and is re-exported here. Does no I/O: the
+§4.4, §4.5) (error responses: ``wires.openai_errors.openai_error``). The
+streaming state machine lives in ``upstream_stream`` and is re-exported here. Does no I/O: the
 caller hands over the already-read body, status and headers.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Mapping
 from typing import Any
 
-from ...core.errors import UpstreamError, UpstreamProtocolError, from_upstream_status
+from ...core.errors import UpstreamProtocolError
 from ...core.ir import GatewayResponse, Part, ReasoningPart, TextPart, ToolCallPart, Usage
+from ..openai_common import parse_arguments
+from ..openai_errors import error_from_payload
 from ..toolids import gateway_signature, generate_tool_id, sanitize_tool_id
-from .common import error_from_payload, parse_arguments, stop_reason, usage_from_chat
+from .common import stop_reason, usage_from_chat
 from .upstream_stream import ChatStreamDecoder
 
-__all__ = ["ChatStreamDecoder", "chat_error", "parse_chat_response", "sanitize_tool_id"]
-
-_MAX_ERROR_TEXT = 1000
+__all__ = ["ChatStreamDecoder", "parse_chat_response", "sanitize_tool_id"]
 
 
 def _text_of(content: object) -> str:
@@ -90,41 +88,3 @@ def parse_chat_response(body: dict[str, Any], *, model: str) -> GatewayResponse:
         stop_sequence=None,
         usage=usage,
     )
-
-
-def _header(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
-def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
-    """``retry-after-ms`` (preferred, more precise) or ``retry-after`` seconds; None if absent."""
-    for name, scale in (("retry-after-ms", 1000.0), ("retry-after", 1.0)):
-        value = _header(headers, name)
-        if value is None:
-            continue
-        try:
-            seconds = float(value.strip()) / scale
-        except ValueError:
-            continue  # an HTTP-date: leave the backoff to the caller
-        if seconds >= 0:
-            return seconds
-    return None
-
-
-def chat_error(status: int, body: bytes, headers: Mapping[str, str], provider: str) -> UpstreamError:
-    """An upstream Chat error response → the error hierarchy (status, message, type/code kept)."""
-    retry_after = retry_after_seconds(headers)
-    text = body.decode("utf-8", errors="replace").strip()
-    try:
-        payload = json.loads(text) if text else None
-    except ValueError:
-        payload = None
-    if isinstance(payload, dict) and payload.get("error"):
-        return error_from_payload(payload["error"], provider, status=status, retry_after=retry_after)
-    if isinstance(payload, dict) and isinstance(payload.get("message"), str):
-        text = payload["message"]
-    message = text[:_MAX_ERROR_TEXT] or f"{provider} returned HTTP {status}"
-    return from_upstream_status(status, message, retry_after=retry_after, provider=provider)

@@ -30,8 +30,10 @@ from ...core.ir import (
     ToolArgsDelta,
     Usage,
 )
+from ..openai_common import parse_arguments
+from ..openai_errors import error_from_payload
 from ..toolids import gateway_signature, generate_tool_id, sanitize_tool_id
-from .common import error_from_payload, parse_arguments, stop_reason, usage_from_chat
+from .common import stop_reason, usage_from_chat
 
 
 @dataclass(slots=True)

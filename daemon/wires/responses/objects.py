@@ -1,7 +1,7 @@
 """Building blocks of OpenAI Responses output: ids, items, usage and the Response object (§2.5).
 
-Shared by the buffered renderer (``responses_response``) and the SSE writer
-(``responses_stream``): gateway-minted ids (``resp_``/``msg_``/``rs_``/``fc_``/``ctc_``), the
+Shared by the buffered renderer (``response``) and the SSE writer
+(``stream``): gateway-minted ids (``resp_``/``msg_``/``rs_``/``fc_``/``ctc_``), the
 output item shapes Codex parses, how a tool call is shown (``function_call`` or, for a
 ``custom`` tool of the request, ``custom_tool_call`` with the decoded ``input``; namespaced tools
 get their ``namespace`` and original name back), IR usage → Responses usage (input includes
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 import uuid
 from typing import Any
 
@@ -42,10 +41,6 @@ def item_id(prefix: str, resp_id: str, output_index: int) -> str:
     return f"{prefix}_{digest}"
 
 
-def now() -> int:
-    return int(time.time())
-
-
 def render_usage(usage: Usage) -> JSON:
     total_input = usage.total_input_tokens
     return {
@@ -55,22 +50,6 @@ def render_usage(usage: Usage) -> JSON:
         "output_tokens_details": {"reasoning_tokens": usage.reasoning_tokens},
         "total_tokens": total_input + usage.output_tokens,
     }
-
-
-def merge_usage(start: Usage, final: Usage | None) -> Usage:
-    """Final usage of a stream: ``MessageDelta``'s, with ``MessageStart``'s input if it has none."""
-    if final is None:
-        return start
-    if final.total_input_tokens == 0 and start.total_input_tokens:
-        return Usage(
-            input_tokens=start.input_tokens,
-            output_tokens=final.output_tokens,
-            cache_read_tokens=start.cache_read_tokens,
-            cache_write_tokens=start.cache_write_tokens,
-            reasoning_tokens=final.reasoning_tokens,
-            estimated=final.estimated or start.estimated,
-        )
-    return final
 
 
 def outcome(stop_reason: StopReason | None) -> tuple[str, JSON | None]:

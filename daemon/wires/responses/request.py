@@ -6,7 +6,7 @@ messages); consecutive assistant-side items (assistant messages, reasoning, ``fu
 ``custom_tool_call``) group into one assistant message and consecutive tool outputs into one user
 message; ``reasoning`` items whose ``encrypted_content`` is ours become Anthropic thinking again,
 any other reasoning/hosted item rides along as ``OpaquePart("responses", item)``; Codex's
-``additional_tools`` item adds tools. Tool mapping lives in ``responses_tools``. Fields with no
+``additional_tools`` item adds tools. Tool mapping lives in ``tools``. Fields with no
 neutral meaning (``store``, ``include``, ``text``, ``reasoning``, ``prompt_cache_key``, …) are
 kept verbatim in ``extra``. Raises ``InvalidRequest`` naming the field. No I/O.
 """
@@ -27,7 +27,7 @@ from ...core.ir import (
     ToolResultPart,
     ToolSpec,
 )
-from ..chat.common import parse_arguments
+from ..openai_common import parse_arguments
 from ..reasoning_codec import decode_thinking
 from .tools import fail, flat_name_for, parse_tool_choice, parse_tools
 

@@ -1,9 +1,9 @@
 """IR responses → OpenAI Responses objects, plus the Responses error shape (protocols.md §2.5).
 
 Owns ``render_responses_response`` (a buffered ``GatewayResponse`` → the Response object a
-``stream: false`` client receives) and re-exports the streaming writer (``responses_stream``)
+``stream: false`` client receives) and re-exports the streaming writer (``stream``)
 and the error renderer (``openai_errors``, shared with Chat Completions). Item and usage shapes
-live in ``responses_objects``. No I/O.
+live in ``objects``. No I/O.
 """
 
 from __future__ import annotations
@@ -21,12 +21,12 @@ from ...core.ir import (
     TextPart,
     ToolCallPart,
 )
+from ..openai_common import now
 from ..openai_errors import render_openai_error
 from .objects import (
     ToolView,
     item_id,
     message_item,
-    now,
     outcome,
     reasoning_item,
     response_id,

@@ -33,15 +33,14 @@ from ...core.ir import (
     ToolArgsDelta,
     Usage,
 )
+from ..openai_common import merge_usage, now
 from ..openai_errors import failure_code, failure_message
 from .objects import (
     ToolView,
     arguments_json,
     custom_input,
     item_id,
-    merge_usage,
     message_item,
-    now,
     outcome,
     reasoning_item,
     response_id,

@@ -1,9 +1,11 @@
-"""Read-only telemetry views the dashboard needs beyond ``telemetry.queries``.
+"""Read-only telemetry views the dashboard (``/ui/api/*``) needs beyond ``queries``.
 
-A zero-filled time series (hours of today, or days), per-route-class served vs would-route
-counts, and per-provider latency/error figures. Each call opens its own read-only connection
-(call via ``asyncio.to_thread``); a missing database reads as empty. Does not write, and never
-reads the ``prompt`` column.
+A zero-filled time series (hours of today, or days) and the calendar window it covers, savings
+split by serving mode, per-route-class served vs would-route counts, per-provider
+latency/error figures, and the distinct values behind the filter menus. Each call opens its own
+read-only connection (call via ``asyncio.to_thread``); a missing database reads as empty. Does
+not write, never reads the ``prompt`` column, and knows nothing of HTTP (``http.ui_bp`` parses
+the query string and renders the JSON).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from ..telemetry.queries import SUMS_SQL, events_reader
+from .queries import SUMS_SQL, events_reader
 
 Bucket = Literal["hour", "day"]
 _BUCKET_SQL = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
@@ -35,6 +37,12 @@ def bucket_keys(bucket: Bucket, since: float, now: float) -> list[str]:
         keys.append(cur.strftime(_BUCKET_SQL[bucket]))
         cur += step
     return keys
+
+
+def calendar_start(days: int, now: float) -> float:
+    """Local midnight starting the last ``days`` calendar days up to ``now`` (1: today)."""
+    midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0)
+    return (midnight - timedelta(days=days - 1)).timestamp()
 
 
 def series(path: Path, *, bucket: Bucket, since: float, now: float) -> list[dict[str, Any]]:

@@ -1,0 +1,78 @@
+"""The composition root: everything the gateway holds for its life, built once at start-up.
+
+From explicit inputs (config, gateway key, key store, the environment snapshot, an injectable
+upstream transport, paths): the providers with their base URLs resolved and request loops found,
+the router, the upstream client, the mode store, the telemetry writer and recorder, the response
+cache, and the ``Settle`` hook that finishes every record. No I/O here: files open when the app
+starts serving (the writer) or on first use (the cache's database).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+import httpx
+
+from ..cache.store import DB_NAME as RESPONSE_CACHE_DB
+from ..cache.store import ResponseCache
+from ..control.mode import ModeStore, parse_mode
+from ..control.paths import Paths
+from ..control.secrets import KeyStore
+from ..core.config import Config
+from ..routing.runtime import Router
+from ..telemetry.recorder import Recorder
+from ..telemetry.store import db_path
+from ..telemetry.writer import EventWriter
+from ..upstream.client import UpstreamClient
+from ..upstream.targets import Providers
+from .settle import Settle
+from .state import GatewayState
+
+log = logging.getLogger("stackbilt_gateway.http")
+
+
+def build_state(
+    config: Config,
+    *,
+    gateway_key: str,
+    keys: KeyStore,
+    env: Mapping[str, str],
+    paths: Paths,
+    transport: httpx.AsyncBaseTransport | None = None,
+    telemetry: bool = True,
+) -> GatewayState:
+    """The gateway's state; ``telemetry=False`` keeps events out of SQLite (some unit tests)."""
+    providers = Providers.resolve_all(config, env)
+    for reason in providers.loops.values():
+        log.warning("%s", reason)
+    router = Router.from_config(config, providers)
+    database = db_path(paths.data_dir, config.telemetry.db_path)
+    writer = (
+        EventWriter(
+            database,
+            retention_days=config.telemetry.retention_days,
+            store_prompts=config.telemetry.store_prompts,
+        )
+        if telemetry
+        else None
+    )
+    recorder = Recorder(router.prices, writer)
+    responses = config.cache.responses
+    return GatewayState(
+        config=config,
+        gateway_key=gateway_key,
+        keys=keys,
+        env=env,
+        providers=providers,
+        upstream=UpstreamClient(config.timeouts, transport),
+        router=router,
+        mode=ModeStore(paths.state_dir / "mode.json", parse_mode(config.mode)),
+        db_path=database,
+        settle=Settle(router, recorder if writer is not None else None),
+        writer=writer,
+        recorder=recorder,
+        response_cache=ResponseCache(database.parent / RESPONSE_CACHE_DB, responses)
+        if responses.enabled
+        else None,
+    )

@@ -1,0 +1,28 @@
+"""The one registry of wires: protocol name → ``Wire``.
+
+Everything keyed by a protocol — parsing a client request, rendering for a client, relaying a
+same-protocol upstream, translating into another protocol — looks the wire up here. A new wire
+(e.g. Gemini) is a new package under ``wires/`` with a ``wire.py``, plus one line below.
+"""
+
+from __future__ import annotations
+
+from ..core.providers import ProviderSpec
+from .anthropic.wire import WIRE as ANTHROPIC
+from .base import UpstreamCodec, Wire
+from .chat.wire import WIRE as CHAT
+from .responses.wire import WIRE as RESPONSES
+
+WIRES: dict[str, Wire] = {w.name: w for w in (ANTHROPIC, CHAT, RESPONSES)}
+# Wires the gateway can translate into (they have an upstream codec).
+TRANSLATABLE: tuple[str, ...] = tuple(name for name, w in WIRES.items() if w.codec is not None)
+
+
+def translation_wire(spec: ProviderSpec) -> tuple[Wire, UpstreamCodec]:
+    """The wire a request from another protocol is translated into for ``spec`` (its first
+    translatable one, in the provider's order of preference) and that wire's codec."""
+    for name in spec.wires:
+        wire = WIRES.get(name)
+        if wire is not None and wire.codec is not None:
+            return wire, wire.codec
+    raise ValueError(f"provider {spec.name} speaks no wire the gateway can translate into")
