@@ -25,6 +25,7 @@ from .control.lock import InstanceLock
 from .control.paths import Paths
 from .control.secrets import KeyStore
 from .core.config import Config
+from .storage.redact import RedactingFormatter
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -37,12 +38,10 @@ log = logging.getLogger("stackbilt_gateway.daemon")
 
 
 def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        force=True,
-    )
+    """Log to stderr (the launcher points it at ``daemon.log``), every line redacted."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(RedactingFormatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def _hypercorn_config(config: Config, fd: int) -> Any:

@@ -21,6 +21,7 @@ import keyring.backend
 import keyring.errors
 
 from ..core.providers import ProviderSpec, builtin_providers
+from ..storage.redact import remember_secret
 from .gatewaykey import keys_equal
 
 SERVICE = "stackbilt-llm-gateway"
@@ -161,6 +162,11 @@ class KeyStore:
         self._backend_checked = False
         self._keyring_refused = False
         self._reported = False
+        # Every key this store can hand out is masked wherever the daemon writes text.
+        remember_secret(gateway_key)
+        for spec in builtin_providers().values():
+            for var in spec.key_env:
+                remember_secret(self._env.get(var))
 
     def __repr__(self) -> str:
         return f"KeyStore(use_keyring={self._use_keyring}, cached={sorted(self._cache)})"
@@ -265,6 +271,7 @@ class KeyStore:
             self._report(str(_translate(exc)))
             return None
         self._keyring_problem = None
+        remember_secret(value)
         return value
 
     def _report(self, problem: str) -> None:

@@ -25,6 +25,7 @@ from ..core import jsonfast
 from ..core.context import RequestRecord
 from ..core.errors import GatewayError, UpstreamProtocolError
 from ..core.ir import GatewayRequest, StreamError
+from ..storage.redact import redact
 from ..upstream.client import UpstreamClient, UpstreamResponse
 from ..upstream.credentials import ClientCredential, passthrough_auth
 from ..upstream.targets import Target
@@ -77,12 +78,23 @@ def upstream_body(
     return jsonfast.dumps(body)
 
 
+def _redacted(body: bytes) -> bytes:
+    """An error body with secrets the upstream echoed (a prompt's, a provider key) masked."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return body
+    clean = redact(text)
+    return body if clean == text else clean.encode("utf-8")
+
+
 async def relay_error(resp: UpstreamResponse, target: Target, wire: Wire, record: RequestRecord) -> Outcome:
     """Relay an upstream error response intact, and map it into the hierarchy (the wire's rules)."""
     try:
         body = await resp.read(MAX_ERROR_BODY)
     finally:
         await resp.aclose()
+    body = _redacted(body)
     mapped = wire.upstream_error(resp.status, body, resp.headers, target.spec.name)
     record.status = resp.status
     return Outcome(resp.status, relay_response_headers(resp.headers.multi_items()), body=body, error=mapped)

@@ -10,6 +10,7 @@ from werkzeug.datastructures import Headers
 
 from ..core.errors import GatewayError
 from ..execute.outcome import Outcome
+from ..storage.redact import redact
 from ..wires.registry import WIRES
 
 log = logging.getLogger("stackbilt_gateway.http")
@@ -31,7 +32,9 @@ def error_response(err: GatewayError, path: str, request_id: str | None = None) 
         headers = {**headers, "x-stackbilt-request-id": request_id}
         if renderer.protocol == "anthropic":
             body["request_id"] = request_id
-    return Response(json.dumps(body), status=status, headers=headers, content_type="application/json")
+    # Upstream error text can echo a prompt's secrets or a provider key: never hand them back.
+    text = redact(json.dumps(body))
+    return Response(text, status=status, headers=headers, content_type="application/json")
 
 
 def outcome_response(outcome: Outcome, request_id: str) -> Response:

@@ -6,11 +6,14 @@ Owns the pattern table: provider keys (``sk-ant-…``, ``sk-…``, ``gsk_…``),
 keys, GitHub / Google tokens, JWTs, private-key blocks and generic ``name=value`` / ``name: value``
 assignments whose name ends in a secret word (``api_key``, ``token``, ``password``, …; so
 ``max_tokens=5`` stays). Replacements keep the shape (``sk-ant-***``) so a reader still sees
-what was there. Pure; patterns compiled once.
+what was there. Also replaces, wherever they appear, the secret values the daemon itself holds
+(its gateway key and the provider keys it reads: ``remember_secret``), whatever their shape.
+Patterns compiled once.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 MASK = "***"
@@ -39,8 +42,30 @@ _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
 )
 
 
+# Secret values held by this process (gateway key, provider keys), replaced wherever they appear.
+# Only ever grows by a few entries; a plain set, read without a lock (iteration over a snapshot).
+_KNOWN: set[str] = set()
+MIN_KNOWN_LENGTH = 8
+
+
+def remember_secret(value: str | None) -> None:
+    """Have ``redact`` replace ``value`` wherever it appears (too-short values are ignored)."""
+    if value and len(value.strip()) >= MIN_KNOWN_LENGTH:
+        _KNOWN.add(value.strip())
+
+
 def redact(text: str) -> str:
     """``text`` with every recognised secret replaced."""
+    for secret in tuple(_KNOWN):
+        if secret in text:
+            text = text.replace(secret, MASK)
     for pattern, replacement in _PATTERNS:
         text = pattern.sub(replacement, text)
     return text
+
+
+class RedactingFormatter(logging.Formatter):
+    """A log formatter whose every line (message, arguments and traceback) goes through ``redact``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return redact(super().format(record))
