@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from . import __version__, gcpolicy
+from . import __version__, connections, gcpolicy
 from .control.gatewaykey import load_or_create_gateway_key
 from .control.lifecycle import DaemonInfo, PortInUse, bind_socket, find_daemon, remove_pidfile, write_pidfile
 from .control.lock import InstanceLock
@@ -123,6 +123,7 @@ def serve_forever(config: Config, paths: Paths, *, env: Mapping[str, str] | None
             ", ".join(str(p) for p in config.sources) or "defaults",
         )
         gcpolicy.tune()
+        connections.install()
         asyncio.run(_serve(app, hc, lambda: write_pidfile(paths, info)))
         log.info("stopped")
         return EXIT_OK
