@@ -32,6 +32,7 @@ from .core.context import FallbackAttempt, RequestRecord
 from .core.errors import GatewayError, InternalError, InvalidRequest, NoProviderAvailable
 from .core.ir import GatewayRequest
 from .core.tokens import estimate_request_tokens
+from .costs.conditions import price_conditions
 from .execute.outcome import Outcome
 from .execute.passthrough import PassthroughCall, passthrough
 from .execute.translated import translated
@@ -178,6 +179,7 @@ async def serve(
     ctx.client = client_kind(hmap)
     ctx.session = session_id(hmap)
     ctx.repo, ctx.branch = repo_and_branch(hmap)
+    ctx.price_conditions = price_conditions(hmap)
     ctx.mode = st.mode.mode
     chain = ctx.chain
     record.on_finish = st.settle

@@ -48,6 +48,7 @@ _USAGE_FIELDS = (
     "cache_read_tokens",
     "cache_write_tokens",
     "reasoning_tokens",
+    "cache_write_1h_tokens",
 )
 
 
@@ -132,7 +133,13 @@ def _response(entry: dict[str, Any], model: str) -> GatewayResponse:
 
 def _events(resp: GatewayResponse) -> list[StreamEvent]:
     u = resp.usage
-    start = Usage(u.input_tokens, 0, u.cache_read_tokens, u.cache_write_tokens)
+    start = Usage(
+        u.input_tokens,
+        0,
+        u.cache_read_tokens,
+        u.cache_write_tokens,
+        cache_write_1h_tokens=u.cache_write_1h_tokens,
+    )
     events: list[StreamEvent] = [MessageStart(resp.id, resp.model, start)]
     for i, part in enumerate(p for p in resp.parts if isinstance(p, TextPart)):
         events += [BlockStart(i, "text"), TextDelta(i, part.text), BlockStop(i)]

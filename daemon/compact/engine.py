@@ -44,6 +44,7 @@ def _add(total: Usage, usage: Usage) -> None:
     total.output_tokens += usage.output_tokens
     total.cache_read_tokens += usage.cache_read_tokens
     total.cache_write_tokens += usage.cache_write_tokens
+    total.cache_write_1h_tokens += usage.cache_write_1h_tokens
     total.reasoning_tokens += usage.reasoning_tokens
     total.estimated = total.estimated or usage.estimated
 

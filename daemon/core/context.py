@@ -80,6 +80,9 @@ class RequestContext:
     # The response-cache policy's verdict ("miss", "hit", "bypass: …"), when the cache is on.
     response_cache: str | None = None
     response_hit: ResponseHit | None = None
+    # Conditions some prices depend on, from the client's headers (``costs.conditions``: e.g.
+    # "anthropic-beta:context-1m" when it asked for the 1M-context beta).
+    price_conditions: frozenset[str] = frozenset()
 
 
 @dataclass(slots=True)

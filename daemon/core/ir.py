@@ -163,7 +163,12 @@ class GatewayRequest:
 
 @dataclass(slots=True)
 class Usage:
-    """Token counts, cache-aware. ``input_tokens`` excludes cache reads and writes."""
+    """Token counts, cache-aware. ``input_tokens`` excludes cache reads and writes.
+
+    ``cache_write_tokens`` is the total written to cache; ``cache_write_1h_tokens`` the part of
+    it written with a 1-hour lifetime (Anthropic's ``cache_creation.ephemeral_1h_input_tokens``),
+    the rest has the 5-minute lifetime. Last, so positional construction keeps its meaning.
+    """
 
     input_tokens: int = 0
     output_tokens: int = 0
@@ -171,10 +176,16 @@ class Usage:
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
     estimated: bool = False
+    cache_write_1h_tokens: int = 0
 
     @property
     def total_input_tokens(self) -> int:
         return self.input_tokens + self.cache_read_tokens + self.cache_write_tokens
+
+    @property
+    def cache_write_5m_tokens(self) -> int:
+        """The cache writes with the 5-minute lifetime (total minus the 1-hour part)."""
+        return max(0, self.cache_write_tokens - self.cache_write_1h_tokens)
 
     def copy_from(self, other: Usage) -> None:
         """Take every count of ``other`` (the record's usage object is shared, so copied into)."""

@@ -8,8 +8,9 @@ Owns the counterfactual and the formula documented (with a worked example) in do
 Moving a turn off the premium model forfeits its cache reads (on the routed model those tokens
 are uncached input, or cache reads at the routed model's cached price only when the session is
 sticky there and that price exists) and makes the next premium turn re-write the cache; that
-premium is charged to the switching turn. Output tokens are assumed equal on both routes.
-Pure: no I/O.
+premium is charged to the switching turn. Output tokens are assumed equal on both routes. Every
+cost here is priced under the request's price conditions (``conditions``: the 1M-context beta),
+so a long-context tier bills both sides and the penalty as it would bill the request. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from ..core.ir import Usage
+from .conditions import NONE
 from .prices import Cost, Price, PriceBook, cost_of
 
 _MTOK = 1_000_000
@@ -60,14 +62,22 @@ def savings(premium: Cost, routed: Cost, rewrite_penalty: float) -> float:
     return premium.total - routed.total - rewrite_penalty
 
 
-def rewrite_penalty(premium: Price | None, cached_tokens: int) -> float:
+def rewrite_penalty(
+    premium: Price | None,
+    cached_tokens: int,
+    *,
+    total_input_tokens: int = 0,
+    conditions: frozenset[str] = NONE,
+) -> float:
     """The next premium turn re-writes what this turn read from cache: (write - read) per token.
 
-    Zero for providers that do not bill cache writes (OpenAI caches for free).
+    Zero for providers that do not bill cache writes (OpenAI caches for free). The rates are
+    those of a request of ``total_input_tokens`` under ``conditions`` (a long-context tier).
     """
     if premium is None or cached_tokens <= 0 or not premium.bills_cache_writes:
         return 0.0
-    return max(0.0, premium.cache_write - premium.cache_read) * cached_tokens / _MTOK
+    rates = premium.at(total_input_tokens, conditions)
+    return max(0.0, rates.cache_write - rates.cache_read) * cached_tokens / _MTOK
 
 
 def _routed_usage(usage: Usage, routed: Price | None, *, sticky: bool) -> Usage:
@@ -110,15 +120,21 @@ def estimate_shadow(
     would: tuple[str, str] | None,
     *,
     sticky_to_would: bool = False,
+    conditions: frozenset[str] = NONE,
 ) -> SavingsEstimate:
     """Shadow mode: ``served`` (premium) answered with ``usage``; live would have used ``would``."""
     premium_price = book.get(*served)
-    actual = cost_of(premium_price, usage)
+    actual = cost_of(premium_price, usage, conditions)
     if would is None or would == served:
         return SavingsEstimate("shadow", actual, actual, 0.0, 0.0)
     routed_price = book.get(*would)
-    routed = cost_of(routed_price, _routed_usage(usage, routed_price, sticky=sticky_to_would))
-    penalty = rewrite_penalty(premium_price, usage.cache_read_tokens)
+    routed = cost_of(routed_price, _routed_usage(usage, routed_price, sticky=sticky_to_would), conditions)
+    penalty = rewrite_penalty(
+        premium_price,
+        usage.cache_read_tokens,
+        total_input_tokens=usage.total_input_tokens,
+        conditions=conditions,
+    )
     return SavingsEstimate("shadow", actual, routed, penalty, savings(actual, routed, penalty))
 
 
@@ -129,6 +145,7 @@ def estimate_live(
     requested: tuple[str, str],
     *,
     premium_cached_tokens: int = 0,
+    conditions: frozenset[str] = NONE,
 ) -> SavingsEstimate:
     """Live mode: ``served`` answered with ``usage`` instead of the ``requested`` premium model.
 
@@ -136,13 +153,15 @@ def estimate_live(
     session's most recent premium ``cache_read + cache_write``; 0 when unknown).
     """
     routed_price = book.get(*served)
-    actual = cost_of(routed_price, usage)
+    actual = cost_of(routed_price, usage, conditions)
     if served == requested:
         return SavingsEstimate("live", actual, actual, 0.0, 0.0)
     premium_price = book.get(*requested)
     premium = cost_of(
-        premium_price, _premium_usage(usage, premium_price, cached_tokens=premium_cached_tokens)
+        premium_price, _premium_usage(usage, premium_price, cached_tokens=premium_cached_tokens), conditions
     )
     cached = min(premium_cached_tokens, usage.total_input_tokens)
-    penalty = rewrite_penalty(premium_price, cached)
+    penalty = rewrite_penalty(
+        premium_price, cached, total_input_tokens=usage.total_input_tokens, conditions=conditions
+    )
     return SavingsEstimate("live", premium, actual, penalty, savings(premium, actual, penalty))

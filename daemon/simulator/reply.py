@@ -2,7 +2,8 @@
 
 Owns ``Reply`` (text and thinking deltas, one tool call, usage, ids), ``Call`` (one parsed request
 as a script sees it), ``Stream`` (the SSE frames a wire renders, with where a mid-stream fault
-cuts them), the ``Script`` protocol, and small shared helpers (delta splitting, text of a content
+cuts them), the ``Script`` protocol and ``Rejected`` (a script's way to answer with an HTTP
+error instead), and small shared helpers (delta splitting, text of a content
 field, the latest user turn). Does not own any wire's shape (``anthropic``, ``chat``,
 ``responses``) nor serving (``upstream``, ``fast``).
 """
@@ -10,6 +11,7 @@ field, the latest user turn). Does not own any wire's shape (``anthropic``, ``ch
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -57,6 +59,7 @@ class Call:
     raw: bytes
     provider: str | None  # the first path segment when the path is ``/<provider>/v1/…``
     number: int  # 1 for the first request the upstream served
+    headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive when served
 
 
 @dataclass
@@ -67,6 +70,15 @@ class Stream:
     cut: int
     torn: bytes = b""
     unpaced: int = 0  # frames sent before the first pause (a script's per-delta delay)
+
+
+class Rejected(Exception):
+    """Raised by ``Script.reply``: the upstream answers ``status`` with the wire's error body."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 class Script(Protocol):

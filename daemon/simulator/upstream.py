@@ -4,12 +4,13 @@ OpenAI Responses, streaming (SSE) or not, served on loopback by ``threaded.Threa
 Routes by path suffix, so ``/v1/messages`` and ``/<provider>/v1/messages`` both work (a provider
 prefix lets faults target one provider): ``…/messages``, ``…/messages/count_tokens``,
 ``…/chat/completions``, ``…/responses``. What the model says comes from a ``Script``
-(``markers.MarkerScript`` by default; the demo uses ``agent.AgentScript``); the wire modules
-render it. Owns the control surface tests and the demo drive: recorded requests (``requests``,
-``calls``), injected faults (``fail_next``: an HTTP error before answering, or a stream dropped
-mid-way; ``fail``: a provider outage), counted dropped streams (``closed_streams``, including
-clients that hang up), and the lifecycle. Does not own serving threads (``threaded``) nor the
-benchmark's raw transport (``fast``).
+(``markers.MarkerScript`` by default; the demo uses ``agent.AgentScript``; cost tests use the
+cache-faithful ``cached_script.CachedScript``), which sees the request's headers and may refuse
+it (``reply.Rejected``); the wire modules render it. Owns the control surface tests and the
+demo drive: recorded requests (``requests``, ``calls``), injected faults (``fail_next``: an
+HTTP error before answering, or a stream dropped mid-way; ``fail``: a provider outage), counted
+dropped streams (``closed_streams``, including clients that hang up), and the lifecycle. Does
+not own serving threads (``threaded``) nor the benchmark's raw transport (``fast``).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import httpx
 
 from . import anthropic, chat, responses
 from .markers import MarkerScript
-from .reply import Call, Reply, Script, Stream, Wire
+from .reply import Call, Rejected, Reply, Script, Stream, Wire
 from .threaded import HOST, ThreadedServer
 
 Scope = dict[str, Any]
@@ -184,8 +185,12 @@ class FakeUpstream:
             await _json(send, 200, {"input_tokens": len(raw) // 4 + 1})
             return
         body = body if isinstance(body, dict) else {}
-        call = Call(wire, body, raw, provider, number)
-        reply = script.reply(call)
+        call = Call(wire, body, raw, provider, number, httpx.Headers(scope["headers"]))
+        try:
+            reply = script.reply(call)
+        except Rejected as exc:  # the script refuses the request (e.g. a broken caching rule)
+            await self._error(send, wire, Failure(exc.status, None, {}, message=exc.message))
+            return
         if not body.get("stream"):
             await _json(send, 200, _render(wire, reply), reply.headers)
             return

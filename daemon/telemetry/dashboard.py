@@ -55,9 +55,8 @@ def series(path: Path, *, bucket: Bucket, since: float, now: float) -> list[dict
     with events_reader(path) as conn:
         if conn is not None:
             rows = {r["key"]: dict(r) for r in conn.execute(sql, (since,))}
-    empty: dict[str, float] = {
-        k: 0 for k in ("requests", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
-    }
+    counts = ("requests", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
+    empty: dict[str, float] = {k: 0 for k in (*counts, "cache_write_1h_tokens")}
     empty |= {"cost_usd": 0.0, "would_cost_usd": 0.0, "savings_usd": 0.0, "errors": 0}
     return [rows.get(key, {"key": key, **empty}) for key in bucket_keys(bucket, since, now)]
 

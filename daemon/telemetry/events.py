@@ -63,7 +63,9 @@ class GatewayRequestEvent:
     input_tokens: int = 0
     output_tokens: int = 0
     cache_read_tokens: int = 0
+    # All cache writes; ``cache_write_1h_tokens`` is the part written with a 1-hour lifetime.
     cache_write_tokens: int = 0
+    cache_write_1h_tokens: int = 0
     reasoning_tokens: int = 0
     usage_estimated: bool = False
     cost_usd: float | None = None

@@ -68,4 +68,14 @@ def m003_cost_estimated(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN cost_estimated INTEGER NOT NULL DEFAULT 0")
 
 
-MIGRATIONS: tuple[Migration, ...] = (m001_events, m002_event_indexes, m003_cost_estimated)
+def m004_cache_write_1h(conn: sqlite3.Connection) -> None:
+    """The 1-hour part of the cache writes (older rows: 0, all their writes counted as 5-minute)."""
+    conn.execute("ALTER TABLE events ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0")
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    m001_events,
+    m002_event_indexes,
+    m003_cost_estimated,
+    m004_cache_write_1h,
+)

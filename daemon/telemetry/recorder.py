@@ -8,7 +8,8 @@ computation is not on the request's response path. It is built on the event loop
 writer thread: Python work there competes for the GIL with the loop, which cost ~0.2 ms of CPU
 per request at concurrency 32 in the benchmark. The writer's ``emit`` only enqueues. A
 response-cache hit (``context.response_hit``) is recorded as served by ``"cache"`` at cost 0,
-saving what the cached answer cost to produce.
+saving what the cached answer cost to produce. Costs are priced under the request's price
+conditions (``context.price_conditions``, e.g. the 1M-context beta), and cache writes by lifetime.
 """
 
 from __future__ import annotations
@@ -46,16 +47,26 @@ def _savings(
         return None
     if ctx.mode == "live" and served != requested:
         cached = session.premium_cached_tokens if session else 0
-        return estimate_live(prices, served, record.usage, requested, premium_cached_tokens=cached)
+        return estimate_live(
+            prices,
+            served,
+            record.usage,
+            requested,
+            premium_cached_tokens=cached,
+            conditions=ctx.price_conditions,
+        )
     sticky = bool(session and would and session.provider == would[0])
-    return estimate_shadow(prices, served, record.usage, would, sticky_to_would=sticky)
+    return estimate_shadow(
+        prices, served, record.usage, would, sticky_to_would=sticky, conditions=ctx.price_conditions
+    )
 
 
 def _response_hit(event: GatewayRequestEvent, record: RequestRecord, prices: PriceBook) -> None:
     """A response-cache hit: nothing paid; it saved what the cached answer cost to produce."""
     origin = record.context.response_hit
     assert origin is not None
-    would = prices.cost(str(origin.provider), str(origin.model), origin.usage or Usage())
+    usage = origin.usage or Usage()
+    would = prices.cost(str(origin.provider), str(origin.model), usage, record.context.price_conditions)
     event.cache_status = "response_hit"
     event.cost_usd = 0.0
     event.would_provider, event.would_model = origin.provider, origin.model
@@ -108,6 +119,7 @@ def build_event(
         output_tokens=u.output_tokens,
         cache_read_tokens=u.cache_read_tokens,
         cache_write_tokens=u.cache_write_tokens,
+        cache_write_1h_tokens=u.cache_write_1h_tokens,
         reasoning_tokens=u.reasoning_tokens,
         usage_estimated=u.estimated,
         cost_usd=est.actual.total if est and est.actual.priced else None,

@@ -37,7 +37,8 @@ def ev(i: int, **kw: object) -> GatewayRequestEvent:
 def db(tmp_path: Path) -> Path:
     path = tmp_path / "t.sqlite"
     events = [
-        ev(0, input_tokens=100, output_tokens=10, cache_read_tokens=1000, cost_usd=0.5,
+        ev(0, input_tokens=100, output_tokens=10, cache_read_tokens=1000, cache_write_tokens=300,
+           cache_write_1h_tokens=200, cost_usd=0.5,
            would_cost_usd=0.5, savings_usd=0.0),
         ev(1, route_class="background", confidence=0.9, input_tokens=50, output_tokens=5, cost_usd=0.2,
            would_provider="groq", would_model="llama-3.1-8b-instant", would_cost_usd=0.01, savings_usd=0.19),
@@ -72,6 +73,8 @@ def test_recent_is_newest_first_with_filters_and_paging(db: Path) -> None:
     assert [r["id"] for r in recent(db, since=T0 + 4)] == ["e5", "e4"]
     row = recent(db, client="codex")[0]
     assert row["signals"] == {} and row["fallback_chain"] == [] and row["usage_estimated"] is False
+    first = recent(db)[-1]
+    assert (first["id"], first["cache_write_tokens"], first["cache_write_1h_tokens"]) == ("e0", 300, 200)
 
 
 def test_aggregates_by_provider(db: Path) -> None:
@@ -85,6 +88,8 @@ def test_aggregates_by_provider(db: Path) -> None:
     assert anth["savings_usd"] == pytest.approx(0.19 + 0.28 + 0.095)
     assert anth["errors"] == 1
     assert rows["openai"]["cache_write_tokens"] == 10
+    assert (anth["cache_write_tokens"], anth["cache_write_1h_tokens"]) == (300, 200)
+    assert rows["openai"]["cache_write_1h_tokens"] == 0
     assert [r["key"] for r in aggregates(db, "provider")] == ["anthropic", "openai"]  # by cost
 
 
@@ -105,6 +110,7 @@ def test_totals(db: Path) -> None:
     t = totals(db)
     assert t["requests"] == 6
     assert t["input_tokens"] == 1280
+    assert (t["cache_write_tokens"], t["cache_write_1h_tokens"]) == (310, 200)
     assert t["cost_usd"] == pytest.approx(1.15)
     assert t["savings_usd"] == pytest.approx(0.915)
     assert totals(db, since=T0 + DAY)["requests"] == 1
@@ -125,4 +131,4 @@ def test_shadow_stats(db: Path) -> None:
 def test_empty_or_missing_database(tmp_path: Path) -> None:
     missing = tmp_path / "none.sqlite"
     assert recent(missing) == [] and aggregates(missing, "provider") == [] and shadow_stats(missing) == []
-    assert totals(missing)["requests"] == 0
+    assert totals(missing)["requests"] == 0 and totals(missing)["cache_write_1h_tokens"] == 0

@@ -55,6 +55,7 @@ EXPECTED_COLUMNS = [
     ("cache_status", "TEXT"),
     ("prompt", "TEXT"),
     ("cost_estimated", "INTEGER"),
+    ("cache_write_1h_tokens", "INTEGER"),
 ]
 
 
@@ -78,7 +79,11 @@ def test_migrations_resume_from_a_partial_database(tmp_path: Path) -> None:
     conn = sqlite3.connect(tmp_path / "t.sqlite")
     try:
         assert migrate(conn, MIGRATIONS[:1]) == ["m001_events"]
-        assert migrate(conn, MIGRATIONS) == ["m002_event_indexes", "m003_cost_estimated"]
+        assert migrate(conn, MIGRATIONS) == [
+            "m002_event_indexes",
+            "m003_cost_estimated",
+            "m004_cache_write_1h",
+        ]
     finally:
         conn.close()
 
@@ -317,7 +322,12 @@ def test_a_database_from_an_older_gateway_opens_and_migrates_forward(tmp_path: P
         legacy.execute("PRAGMA journal_mode = WAL")
     conn = open_db(path)
     try:
-        assert applied(conn) == ["m001_events", "m002_event_indexes", "m003_cost_estimated"]
+        assert applied(conn) == [
+            "m001_events",
+            "m002_event_indexes",
+            "m003_cost_estimated",
+            "m004_cache_write_1h",
+        ]
         assert [(r[1], r[2]) for r in conn.execute("PRAGMA table_info(events)")] == EXPECTED_COLUMNS
         stamps = dict(conn.execute("SELECT name, applied_at FROM _migrations").fetchall())
         assert (stamps["m001_events"], stamps["m002_event_indexes"]) == (1.0, 2.0)  # history kept
@@ -332,6 +342,41 @@ def test_a_database_from_an_older_gateway_opens_and_migrates_forward(tmp_path: P
         assert migrate(conn, MIGRATIONS) == []
     finally:
         conn.close()
+
+
+# A telemetry database as shipped before ``m004_cache_write_1h``: one write column (frozen DDL).
+_SHIPPED_V3 = (
+    _SHIPPED_V2.replace(
+        "cache_status TEXT, prompt TEXT\n);",
+        "cache_status TEXT, prompt TEXT, cost_estimated INTEGER NOT NULL DEFAULT 0\n);",
+    ).replace("('m002_event_indexes', 2.0);", "('m002_event_indexes', 2.0), ('m003_cost_estimated', 3.0);")
+    + """
+INSERT INTO events (id, ts, client, protocol, mode, status, cache_write_tokens, cost_usd)
+    VALUES ('writes', 1001.0, 'claude-code', 'anthropic', 'shadow', 'ok', 5000, 0.75);
+"""
+)
+
+
+def test_a_database_before_the_1h_write_column_gains_it_with_zeros(tmp_path: Path) -> None:
+    path = tmp_path / "telemetry.sqlite"
+    with closing(sqlite3.connect(path)) as legacy:
+        legacy.executescript(_SHIPPED_V3)
+    conn = open_db(path)
+    try:
+        assert migrate(conn, MIGRATIONS) == []  # open_db applied it
+        assert applied(conn)[-1] == "m004_cache_write_1h"
+        assert [(r[1], r[2]) for r in conn.execute("PRAGMA table_info(events)")] == EXPECTED_COLUMNS
+        insert_events(
+            conn,
+            [GatewayRequestEvent(id="new", ts=2000.0, cache_write_tokens=900, cache_write_1h_tokens=600)],
+        )
+    finally:
+        conn.close()
+    rows = {r["id"]: r for r in recent(path)}
+    old = rows["writes"]
+    assert (old["cache_write_tokens"], old["cache_write_1h_tokens"], old["cost_usd"]) == (5000, 0, 0.75)
+    assert rows["old"]["cache_write_1h_tokens"] == 0
+    assert (rows["new"]["cache_write_tokens"], rows["new"]["cache_write_1h_tokens"]) == (900, 600)
 
 
 def _m_ok(conn: sqlite3.Connection) -> None:

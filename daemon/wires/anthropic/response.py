@@ -38,6 +38,7 @@ from ...core.ir import (
 from ..toolids import gateway_signature
 from .blocks import is_blank, parse_block
 from .errors import error_type_for, render_error
+from .usage import apply_write_split
 
 __all__ = ["SSEWriter", "error_type_for", "parse_response", "render_error", "render_response"]
 
@@ -68,12 +69,19 @@ def message_id(raw: str) -> str:
 
 
 def render_usage(usage: Usage) -> JSON:
-    return {
+    """The Anthropic ``usage`` object; ``cache_creation`` (the lifetime split) only with 1-hour writes."""
+    out: JSON = {
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
         "cache_creation_input_tokens": usage.cache_write_tokens,
         "cache_read_input_tokens": usage.cache_read_tokens,
     }
+    if usage.cache_write_1h_tokens:
+        out["cache_creation"] = {
+            "ephemeral_5m_input_tokens": usage.cache_write_5m_tokens,
+            "ephemeral_1h_input_tokens": usage.cache_write_1h_tokens,
+        }
+    return out
 
 
 def _render_reasoning(part: ReasoningPart) -> JSON | None:
@@ -125,13 +133,15 @@ def parse_usage(raw: object) -> Usage:
     if not isinstance(raw, dict):
         return Usage(estimated=True)
     details = raw.get("output_tokens_details")
-    return Usage(
+    usage = Usage(
         input_tokens=_int(raw.get("input_tokens")),
         output_tokens=_int(raw.get("output_tokens")),
         cache_read_tokens=_int(raw.get("cache_read_input_tokens")),
         cache_write_tokens=_int(raw.get("cache_creation_input_tokens")),
         reasoning_tokens=_int(details.get("thinking_tokens")) if isinstance(details, dict) else 0,
     )
+    apply_write_split(raw, usage)
+    return usage
 
 
 def parse_response(body: dict[str, Any]) -> GatewayResponse:

@@ -60,23 +60,30 @@ def stream_error(error: object, provider: str | None) -> UpstreamError:
 
 
 def _merge_usage(current: Usage, raw: object) -> Usage:
-    """§1.6: ``output_tokens`` replaces; input/cache fields present overwrite."""
+    """§1.6: ``output_tokens`` replaces; input/cache fields present overwrite.
+
+    The 1-hour write part comes with ``cache_creation``; a usage stating only the write total
+    (message_delta often does) keeps the part seen before, capped at the new total.
+    """
     if not isinstance(raw, dict):
         return current
     new = parse_usage(raw)
-    return Usage(
+    has_split = isinstance(raw.get("cache_creation"), dict)
+    writes = "cache_creation_input_tokens" in raw or has_split
+    merged = Usage(
         input_tokens=new.input_tokens if "input_tokens" in raw else current.input_tokens,
         output_tokens=new.output_tokens if "output_tokens" in raw else current.output_tokens,
         cache_read_tokens=(
             new.cache_read_tokens if "cache_read_input_tokens" in raw else current.cache_read_tokens
         ),
-        cache_write_tokens=(
-            new.cache_write_tokens if "cache_creation_input_tokens" in raw else current.cache_write_tokens
-        ),
+        cache_write_tokens=new.cache_write_tokens if writes else current.cache_write_tokens,
         reasoning_tokens=(
             new.reasoning_tokens if "output_tokens_details" in raw else current.reasoning_tokens
         ),
+        cache_write_1h_tokens=(new.cache_write_1h_tokens if has_split else current.cache_write_1h_tokens),
     )
+    merged.cache_write_1h_tokens = min(merged.cache_write_1h_tokens, merged.cache_write_tokens)
+    return merged
 
 
 class AnthropicStreamDecoder:
