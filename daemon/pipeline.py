@@ -253,6 +253,13 @@ async def serve(
     except GatewayError as exc:
         record.finish(error=exc)
         raise
+    except asyncio.CancelledError:  # the client went away before the first byte
+        record.error = "client disconnected"
+        record.finish(499)
+        raise
+    except Exception as exc:  # a bug: the client gets a 500 and the request is still recorded
+        record.finish(error=InternalError(f"internal gateway error ({type(exc).__name__})"))
+        raise
 
 
 async def count_tokens(
