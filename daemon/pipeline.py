@@ -90,19 +90,26 @@ async def _aclose(stream: AsyncIterator[bytes]) -> None:
         await aclose()
 
 
-async def _finishing(stream: AsyncIterator[bytes], record: RequestRecord) -> AsyncIterator[bytes]:
+async def _finishing(
+    stream: AsyncIterator[bytes], record: RequestRecord, st: GatewayState | None
+) -> AsyncIterator[bytes]:
     """The client's stream: the executor's, with the record finished once when it ends.
 
     A client that goes away closes the executor's stream first (its upstream response is
-    closed and its usage taken), then the record is finished as 499.
+    closed and its usage taken), then the record is finished as 499; a stream still running when
+    the daemon's graceful shutdown ran out is finished as 503 (cut at shutdown).
     """
     try:
         async for chunk in stream:
             yield chunk
     except (GeneratorExit, asyncio.CancelledError):
         await _aclose(stream)
-        record.error = "client disconnected"
-        record.finish(499)
+        if st is not None and st.stopping:
+            record.error = "cut at shutdown: the stream outlived graceful_timeout"
+            record.finish(503)
+        else:
+            record.error = "client disconnected"
+            record.finish(499)
         raise
     except Exception as exc:  # a bug mid-stream: still one finished record, never a lost one
         await _aclose(stream)
@@ -111,13 +118,13 @@ async def _finishing(stream: AsyncIterator[bytes], record: RequestRecord) -> Asy
     record.finish(record.status or 200, record.stream_error)
 
 
-def finished(outcome: Outcome, record: RequestRecord) -> Outcome:
+def finished(outcome: Outcome, record: RequestRecord, st: GatewayState | None = None) -> Outcome:
     """Hand ``outcome`` to the client with its record finished now (a body) or at its end (a stream)."""
     if outcome.stream is None:
         record.finish(outcome.status, outcome.error)
         return outcome
     record.context.streaming = True
-    return replace(outcome, stream=_finishing(outcome.stream, record))
+    return replace(outcome, stream=_finishing(outcome.stream, record, st))
 
 
 async def _attempt(
@@ -202,7 +209,7 @@ async def serve(
             cache_key, ctx.response_cache = cache_policy.decide(request, decision.route_class, decision.rule)
             entry = await cache.aget(cache_key) if cache_key is not None else None
             if entry is not None:
-                return finished(hit_outcome(entry, request, wire.renderer, record), record)
+                return finished(hit_outcome(entry, request, wire.renderer, record), record, st)
         candidates = plan.serve or ()
         for i, cand in enumerate(candidates):
             last = i == len(candidates) - 1
@@ -239,7 +246,7 @@ async def serve(
                 chain.append(FallbackAttempt(cand.provider, cand.model, "error", outcome.error.kind))
                 if outcome.error.retryable and not last:
                     continue
-                return finished(outcome, record)
+                return finished(outcome, record, st)
             chain.append(FallbackAttempt(cand.provider, cand.model, "ok"))
             if (
                 outcome.stream is None
@@ -248,7 +255,7 @@ async def serve(
                 and outcome.status == 200
             ):
                 await _store_response(cache, cache_key, protocol, outcome, request, record)
-            return finished(outcome, record)
+            return finished(outcome, record, st)
         raise NoProviderAvailable("no provider could serve this request", provider=requested.spec.name)
     except GatewayError as exc:
         record.finish(error=exc)

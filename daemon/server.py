@@ -62,6 +62,8 @@ def _hypercorn_config(config: Config, fd: int) -> Any:
 async def _serve(app: Any, hc: Any, on_ready: Callable[[], None]) -> None:
     from hypercorn.asyncio import serve
 
+    from .http.app import begin_shutdown
+
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
 
@@ -74,6 +76,7 @@ async def _serve(app: Any, hc: Any, on_ready: Callable[[], None]) -> None:
             signal.Signals(signum).name,
             hc.graceful_timeout,
         )
+        begin_shutdown(app)
         stop_event.set()
 
     for signum in (signal.SIGTERM, signal.SIGINT):

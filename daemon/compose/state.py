@@ -45,6 +45,8 @@ class GatewayState:
     recorder: Recorder | None = None
     # The response cache (None unless cache.responses.enabled).
     response_cache: ResponseCache | None = None
+    # Set when the daemon was asked to stop: a stream cut from here on was cut by the shutdown.
+    stopping: bool = False
 
     @property
     def loops(self) -> dict[str, str]:

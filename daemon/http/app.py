@@ -153,3 +153,8 @@ def create_app(
     app.register_blueprint(compact_bp.bp)
     app.register_blueprint(ui_bp.bp)
     return app
+
+
+def begin_shutdown(app: Quart) -> None:
+    """The daemon was asked to stop: streams cut from now on are recorded as cut at shutdown."""
+    app.extensions["stackbilt"].stopping = True

@@ -1,6 +1,6 @@
 """Read APIs over telemetry and provider health: ``/metrics`` (JSON, with the response cache's
-counters), ``/metrics/prometheus``, ``/metrics/summary``, ``/events/recent``, ``/shadow/stats``
-and ``/providers``.
+and the telemetry writer's counters: written, dropped, failed, …), ``/metrics/prometheus``,
+``/metrics/summary``, ``/events/recent``, ``/shadow/stats`` and ``/providers``.
 
 Database reads run in a worker thread; the event loop never waits on disk.
 """
@@ -13,7 +13,7 @@ from typing import Any
 import httpx
 from quart import Blueprint, Response, jsonify, request
 
-from ..compose.state import state
+from ..compose.state import GatewayState, state
 from ..core.errors import InvalidRequest
 from ..core.providers import base_url_for, builtin_providers
 from ..telemetry import queries
@@ -44,12 +44,23 @@ async def metrics() -> Response:
     cache = st.response_cache
     out["response_cache"] = await cache.astats() if cache is not None else {"enabled": False}
     if st.writer is not None:
-        out["telemetry"] = {
-            "written": st.writer.written,
-            "dropped": st.writer.dropped,
-            "pending": st.writer.pending,
-        }
+        out["telemetry"] = _telemetry_counters(st)
     return jsonify(out)
+
+
+def _telemetry_counters(st: GatewayState) -> dict[str, Any]:
+    """The writer's counters since start: every event is written, pending, or lost as one of
+    dropped (buffer full or closed), failed (could not be written) or unrecorded (its event
+    could not be built); ``problem``: why nothing is being written (as ``/health`` says)."""
+    assert st.writer is not None
+    return {
+        "written": st.writer.written,
+        "dropped": st.writer.dropped,
+        "failed": st.writer.failed,
+        "unrecorded": st.recorder.failed if st.recorder is not None else 0,
+        "pending": st.writer.pending,
+        "problem": st.writer.problem(),
+    }
 
 
 @bp.get("/metrics/summary")
@@ -108,6 +119,16 @@ async def prometheus() -> Response:
         lines.append(
             _prom_line("stackbilt_breaker_open", 1 if snap["state"] == "open" else 0, {"provider": provider})
         )
+    if st.writer is not None:
+        lines += [
+            "# HELP stackbilt_telemetry_events_total Telemetry events since start, by outcome.",
+            "# TYPE stackbilt_telemetry_events_total counter",
+        ]
+        counters = _telemetry_counters(st)
+        for outcome in ("written", "dropped", "failed", "unrecorded"):
+            lines.append(
+                _prom_line("stackbilt_telemetry_events_total", counters[outcome], {"outcome": outcome})
+            )
     lines += [
         "# TYPE stackbilt_live_mode gauge",
         _prom_line("stackbilt_live_mode", 1 if st.mode.mode == "live" else 0),

@@ -8,6 +8,12 @@ transaction each, so a crash loses at most the events still buffered; ``flush`` 
 skip the wait, and ``close`` drains the buffer first. Before anything reaches disk, error
 messages and prompts are redacted, and prompts are dropped entirely unless ``store_prompts``.
 Retention pruning runs on start and once a day.
+
+Nothing one event contains stops the writer: values SQLite cannot store are converted
+(``store.safe_row``); when a batch still fails, its rows are retried one by one and only the
+rows that fail alone are lost (``failed``); an unexpected error in a round is logged and the
+thread carries on. ``problem`` says why the writer is not writing (its thread is gone, or the
+buffer has not drained for ``stall_after`` seconds) for ``/health``; ``close`` logs every loss.
 """
 
 from __future__ import annotations
@@ -31,6 +37,18 @@ DEFAULT_QUEUE_SIZE = 10_000
 DEFAULT_BATCH = 500
 # The longest the idle thread sleeps before it checks whether pruning is due.
 IDLE_WAKE = 60.0
+# Events waiting this long without the buffer draining make the writer "stuck" (``problem``).
+# Longer than an idle sleep plus a linger, so a healthy writer never looks stuck.
+STALL_AFTER = 2 * IDLE_WAKE
+# Failed rows logged one by one per batch; the rest of a batch's failures are logged as a count.
+LOG_FAILURES = 5
+
+
+def _redacted(text: object) -> str | None:
+    """``text`` redacted (anything not text, as text); None for nothing."""
+    if text is None or text == "":
+        return None
+    return redact(text if isinstance(text, str) else str(text))
 
 
 class _Flush:
@@ -50,6 +68,7 @@ class EventWriter:
         prune_every: float = DAY,
         clock: Callable[[], float] = time.time,
         linger: float = 0.1,
+        stall_after: float = STALL_AFTER,
     ) -> None:
         self.path = path
         self.maxsize = maxsize
@@ -59,6 +78,7 @@ class EventWriter:
         self.retention_days = retention_days
         self.store_prompts = store_prompts
         self.prune_every = prune_every
+        self.stall_after = stall_after
         self._clock = clock
         self._buffer: deque[GatewayRequestEvent] = deque()
         # Set when there is work (the first event of a batch, a flush, close).
@@ -72,15 +92,25 @@ class EventWriter:
         self._closed = False
         self.dropped = 0
         self.written = 0
+        # Events that could not be written (each one failed alone); only the thread counts them.
         self.failed = 0
         self.pruned = 0
+        # Why the thread stopped (the database would not open) or its last unexpected error.
         self.error: BaseException | None = None
+        # time.monotonic() when the thread last emptied the buffer (``problem``).
+        self._drained_at = time.monotonic()
 
     # -- producer side -------------------------------------------------------------------------
 
     def emit(self, event: GatewayRequestEvent) -> None:
-        """Buffer ``event`` for writing; drop (and count) it when the buffer is full or closed."""
-        if self._closed or len(self._buffer) >= self.maxsize:
+        """Buffer ``event`` for writing; drop (and count) it when the buffer is full.
+
+        After ``close`` (shutdown: a stream cut by the graceful timeout finishes after the writer
+        stopped), the event is written at once in the caller's thread instead of being lost."""
+        if self._closed:
+            self._write_late(event)
+            return
+        if len(self._buffer) >= self.maxsize:
             self._count_drop()
             return
         self._buffer.append(event)
@@ -97,8 +127,23 @@ class EventWriter:
 
     def start(self) -> None:
         if self._thread is None:
+            self._drained_at = time.monotonic()
             self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
             self._thread.start()
+
+    def problem(self) -> str | None:
+        """Why events are not being written, or None when the writer is working (``/health``)."""
+        if self._thread is None:
+            return "telemetry writer not started"
+        if not self._thread.is_alive():
+            if self._closed:
+                return "telemetry writer closed"
+            reason = f": {type(self.error).__name__}: {self.error}" if self.error is not None else ""
+            return f"telemetry writer stopped{reason}; {self.pending} events waiting"
+        waited = time.monotonic() - self._drained_at
+        if self.pending and waited > self.stall_after:
+            return f"telemetry writer stuck: {self.pending} events waiting, not drained for {waited:.0f}s"
+        return None
 
     def _hurry(self) -> None:
         self._urgent.set()
@@ -124,26 +169,75 @@ class EventWriter:
         self._stopping = True
         self._hurry()
         self._thread.join(timeout)
+        left = self.pending  # still buffered: the thread did not drain in time, or was gone
         if self._thread.is_alive():
-            log.warning("telemetry writer did not drain in %.0fs; %d events lost", timeout, self.pending)
+            log.warning("telemetry writer did not drain in %.0fs; %d events lost", timeout, left)
+        if self.dropped or self.failed or left:
+            log.warning(
+                "telemetry: %d events written; lost: %d dropped (buffer full or closed), "
+                "%d failed to write, %d left in the buffer",
+                self.written,
+                self.dropped,
+                self.failed,
+                left,
+            )
+
+    def _write_late(self, event: GatewayRequestEvent) -> None:
+        if self._thread is not None and self._thread.is_alive():  # still draining: let it have it
+            self._count_drop()
+            return
+        try:
+            conn = open_db(self.path)
+        except (sqlite3.Error, OSError) as exc:
+            self._lost(1, exc)
+            return
+        try:
+            with self._lock:
+                self._write(conn, [event])
+        finally:
+            conn.close()
 
     # -- writer thread -------------------------------------------------------------------------
 
     def _prepare(self, event: GatewayRequestEvent) -> GatewayRequestEvent:
-        prompt = redact(event.prompt) if (self.store_prompts and event.prompt) else None
-        message = redact(event.error_message) if event.error_message else None
+        prompt = _redacted(event.prompt) if self.store_prompts else None
+        message = _redacted(event.error_message)
         if prompt == event.prompt and message == event.error_message:
             return event
         return dataclasses.replace(event, prompt=prompt, error_message=message)
 
     def _write(self, conn: sqlite3.Connection, batch: list[GatewayRequestEvent]) -> None:
+        """Write ``batch`` in one transaction; when an event in it fails, each event in its own
+        transaction with every value converted, so a bad event costs only itself."""
         if not batch:
             return
         try:
             self.written += insert_events(conn, [self._prepare(e) for e in batch])
-        except (sqlite3.Error, ValueError, TypeError) as exc:
-            self.failed += len(batch)
-            log.warning("telemetry: %d events not written: %s", len(batch), exc)
+            return
+        except sqlite3.OperationalError as exc:  # the database (locked, full, I/O), not an event
+            self._lost(len(batch), exc)
+            return
+        except Exception as exc:
+            if len(batch) > 1:
+                log.info("telemetry: a batch of %d failed (%r); writing it event by event", len(batch), exc)
+        failures = 0
+        for index, event in enumerate(batch):
+            try:
+                self.written += insert_events(conn, [self._prepare(event)], thorough=True)
+            except sqlite3.OperationalError as exc:
+                self._lost(len(batch) - index, exc)
+                return
+            except Exception as exc:
+                self.failed += 1
+                failures += 1
+                if failures <= LOG_FAILURES:
+                    log.warning("telemetry: event %r not written: %r", getattr(event, "id", None), exc)
+        if failures > LOG_FAILURES:
+            log.warning("telemetry: %d more events of that batch not written", failures - LOG_FAILURES)
+
+    def _lost(self, count: int, exc: BaseException) -> None:
+        self.failed += count
+        log.warning("telemetry: %d events not written: %r", count, exc)
 
     def _prune(self, conn: sqlite3.Connection) -> None:
         try:
@@ -159,6 +253,7 @@ class EventWriter:
             while buffer and len(batch) < self.batch_size:
                 batch.append(buffer.popleft())
             self._write(conn, batch)
+        self._drained_at = time.monotonic()  # the buffer was empty just now
 
     def _run(self) -> None:
         try:
@@ -180,14 +275,20 @@ class EventWriter:
                 stop = self._stopping
                 with self._lock:
                     markers, self._markers = self._markers, []
-                self._drain(conn)
-                for marker in markers:
-                    marker.done.set()
-                if self._clock() >= next_prune:
-                    self._prune(conn)
-                    next_prune = self._clock() + self.prune_every
+                try:
+                    self._drain(conn)
+                    if self._clock() >= next_prune:
+                        self._prune(conn)
+                        next_prune = self._clock() + self.prune_every
+                    if stop:
+                        self._drain(conn)  # anything emitted while closing
+                except Exception as exc:  # a bug, not an event: keep the thread (and telemetry) alive
+                    self.error = exc
+                    log.exception("telemetry writer: unexpected error; carrying on")
+                finally:
+                    for marker in markers:
+                        marker.done.set()
                 if stop:
-                    self._drain(conn)  # anything emitted while closing
                     return
         finally:
             conn.close()

@@ -118,8 +118,8 @@ def test_emit_never_blocks_and_counts_drops_when_the_writer_stalls(tmp_path: Pat
     assert writer.dropped == 45 and writer.pending == 5
     writer.close()  # starts, drains, stops
     assert sorted(r["id"] for r in recent(path)) == [f"e{i:02d}" for i in range(5)]
-    writer.emit(GatewayRequestEvent(id="late"))  # after close: dropped, not blocking
-    assert writer.dropped == 46
+    writer.emit(GatewayRequestEvent(id="late"))  # after close (a stream cut at shutdown): written at once
+    assert writer.dropped == 45 and "late" in {r["id"] for r in recent(path)}
 
 
 def test_events_emitted_before_close_are_on_disk_after_close(tmp_path: Path) -> None:
