@@ -231,12 +231,13 @@ async def _telemetry(port: int) -> dict[str, Any]:
 
 
 async def _telemetry_drained(port: int, limit_s: float = 10.0) -> dict[str, Any]:
-    """Telemetry counters once the writer's buffer is empty (or ``limit_s`` passed)."""
+    """Telemetry counters once the writer's buffer is empty and its counters have settled (or
+    ``limit_s`` passed): a batch taken from the buffer is counted only once it is written."""
     deadline = time.monotonic() + limit_s
-    tel = await _telemetry(port)
-    while tel.get("pending") and time.monotonic() < deadline:
+    tel, before = await _telemetry(port), None
+    while (tel.get("pending") or tel != before) and time.monotonic() < deadline:
         await asyncio.sleep(0.2)
-        tel = await _telemetry(port)
+        tel, before = await _telemetry(port), tel
     return tel
 
 

@@ -37,20 +37,37 @@ SESSION_PATHS = frozenset(
 )
 
 
-def _hostname(value: str) -> str:
-    value = value.strip().lower()
+def _port_ok(port: str) -> bool:
+    return port == "" or (port.isascii() and port.isdigit() and len(port) <= 5)
+
+
+def host_of(authority: str) -> str | None:
+    """The host of a ``host[:port]`` authority (a Host header, an Origin's), lowercased, without
+    IPv6 brackets; None when the value is not exactly one host and an optional numeric port."""
+    value = authority.strip().lower()
     if value.startswith("["):
-        return value[1 : value.find("]")] if "]" in value else value
+        end = value.find("]")
+        rest = value[end + 1 :] if end > 0 else "x"
+        if rest and not (rest.startswith(":") and _port_ok(rest[1:])):
+            return None
+        return value[1:end]
     if value.count(":") == 1:
-        return value.split(":", 1)[0]
+        value, port = value.split(":", 1)
+        if not _port_ok(port):
+            return None
+    if not value or any(c in value for c in "/?#@\\ \t[]"):
+        return None
     return value
+
+
+def _allowed(host: str | None, allowed: Iterable[str]) -> bool:
+    return host is not None and (is_loopback_name(host) or host in {a.lower() for a in allowed})
 
 
 def check_host(host_header: str | None, allowed: Iterable[str]) -> None:
     if not host_header:
         raise PermissionDenied("the Host header is missing")
-    host = _hostname(host_header)
-    if is_loopback_name(host) or host in {a.lower() for a in allowed}:
+    if _allowed(host_of(host_header), allowed):
         return
     raise PermissionDenied(
         f"Host {host_header!r} is not a loopback name; the gateway only answers requests addressed "
@@ -58,12 +75,19 @@ def check_host(host_header: str | None, allowed: Iterable[str]) -> None:
     )
 
 
+def _origin_host(origin: str) -> str | None:
+    """The host of a serialised origin (``scheme://host[:port]``, nothing more), else None."""
+    scheme, sep, authority = origin.partition("://")
+    if not sep or not scheme.isascii() or not scheme.isalpha():
+        return None
+    return host_of(authority)
+
+
 def check_origin(method: str, origin: str | None, allowed: Iterable[str]) -> None:
     """Refuse state-changing requests from a web page on another origin."""
     if origin is None or method in ("GET", "HEAD", "OPTIONS"):
         return
-    host = urlsplit(origin).hostname or ""
-    if origin == "null" or not (is_loopback_name(host) or host in {a.lower() for a in allowed}):
+    if origin == "null" or not _allowed(_origin_host(origin), allowed):
         raise PermissionDenied(f"requests from origin {origin!r} are not allowed")
 
 

@@ -14,6 +14,7 @@ lists what is available. Pure: no I/O.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
@@ -92,11 +93,30 @@ def _resolve(name: str, config: Config, url_of: Callable[[ProviderSpec], str]) -
 
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1", "localhost.localdomain"})
+_LOOPBACK_V4 = ipaddress.IPv4Network("127.0.0.0/8")
+_LOOPBACK_V6 = ipaddress.IPv6Address("::1")
 
 
 def is_loopback_name(host: str) -> bool:
-    """A loopback host name (the Host-header check and the request-loop check share it)."""
-    return host in LOOPBACK_NAMES or host.startswith("127.")
+    """A loopback host (the Host/Origin checks and the request-loop check share it).
+
+    ``host`` is a bare host (no port, no IPv6 brackets), compared case-insensitively and exactly:
+    ``localhost`` / ``localhost.localdomain``, an IPv4 address in 127.0.0.0/8 or the IPv6 address
+    ``::1``. A name that merely starts like one (``127.0.0.1.evil.example``) is not loopback, and
+    neither is an IPv4-mapped or scoped IPv6 address.
+    """
+    name = host.lower()
+    if name in LOOPBACK_NAMES:
+        return True
+    if "%" in name:  # a zone id: ipaddress accepts "::1%eth0", a Host header must not
+        return False
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    if isinstance(address, ipaddress.IPv4Address):
+        return address in _LOOPBACK_V4
+    return address == _LOOPBACK_V6
 
 
 def find_loops(config: Config, env: Mapping[str, str], base_urls: Mapping[str, str]) -> dict[str, str]:

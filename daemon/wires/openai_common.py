@@ -6,9 +6,9 @@ Owns tolerant tool-call argument parsing (protocols.md §4.9 #6), the final usag
 
 from __future__ import annotations
 
-import json
 import time
 
+from ..core import jsonfast
 from ..core.ir import JSON, Usage
 
 
@@ -25,7 +25,7 @@ def parse_arguments(raw: object) -> JSON | None:
     if not isinstance(raw, str):
         return None
     try:
-        value = json.loads(raw)
+        value = jsonfast.loads(raw)
     except ValueError:
         return None
     return value if isinstance(value, dict) else None

@@ -17,6 +17,7 @@ import base64
 import binascii
 import json
 
+from ..core import jsonfast
 from ..core.ir import ReasoningPart
 
 PREFIX = "sgw1:"
@@ -44,7 +45,7 @@ def decode_thinking(value: object) -> ReasoningPart | None:
     body = value[len(PREFIX) :]
     try:
         raw = base64.urlsafe_b64decode(body + "=" * (-len(body) % 4))
-        payload = json.loads(raw.decode("utf-8"))
+        payload = jsonfast.loads(raw)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         return None
     if not isinstance(payload, dict):

@@ -76,7 +76,9 @@ def _tool_result_content(value: object, path: str) -> list[TextPart | ImagePart 
             out.append(part)
         elif isinstance(part, OpaquePart):
             # search_result and friends: keep their text, which is all a tool message can carry.
-            texts = [b.get("text", "") for b in part.data.get("content") or [] if isinstance(b, dict)]
+            inner = part.data.get("content")
+            blocks = inner if isinstance(inner, list) else []
+            texts = [b.get("text", "") for b in blocks if isinstance(b, dict)]
             title = part.data.get("title")
             joined = "\n".join(t for t in [title, *texts] if isinstance(t, str) and t)
             if joined:

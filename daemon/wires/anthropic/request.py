@@ -22,6 +22,7 @@ from ...core.ir import (
     ToolChoice,
     ToolSpec,
 )
+from ...core.validate import check_count_at_most
 from ..toolids import sanitize_tool_id
 from .blocks import fail, fast_block, is_blank, parse_block, render_part
 
@@ -169,6 +170,7 @@ def _parse_thinking(raw: object, effort: str | None) -> ThinkingConfig | None:
         budget = raw.get("budget_tokens")
         if not isinstance(budget, int) or isinstance(budget, bool) or budget < 1:
             raise fail("thinking.budget_tokens: must be a positive integer", "thinking.budget_tokens")
+        check_count_at_most(budget, "thinking.budget_tokens")
         return ThinkingConfig(enabled=True, budget_tokens=budget, effort=effort)
     raise fail("thinking.type: must be 'enabled', 'adaptive' or 'disabled'", "thinking.type")
 
@@ -180,11 +182,13 @@ def _check_scalars(body: JSON, require_max_tokens: bool) -> None:
             raise fail("max_tokens: field required", "max_tokens")
     elif not _is_int(max_tokens) or max_tokens < 1:
         raise fail("max_tokens: must be an integer >= 1", "max_tokens")
+    check_count_at_most(max_tokens, "max_tokens")
     for key in ("temperature", "top_p"):
         if body.get(key) is not None and not _is_number(body[key]):
             raise fail(f"{key}: must be a number", key)
     if body.get("top_k") is not None and not _is_int(body["top_k"]):
         raise fail("top_k: must be an integer", "top_k")
+    check_count_at_most(body.get("top_k"), "top_k")
     stops = body.get("stop_sequences")
     if stops is not None and (not isinstance(stops, list) or not all(isinstance(s, str) for s in stops)):
         raise fail("stop_sequences: must be a list of strings", "stop_sequences")

@@ -8,6 +8,7 @@ no neutral meaning go to ``extra``. Raises ``InvalidRequest`` naming the field. 
 
 from __future__ import annotations
 
+from ...core import jsonfast
 from ...core.errors import InvalidRequest
 from ...core.ir import (
     JSON,
@@ -25,6 +26,7 @@ from ...core.ir import (
     ToolResultPart,
     ToolSpec,
 )
+from ...core.validate import check_count_at_most
 from ..openai_common import parse_arguments
 
 _NEUTRAL_KEYS = frozenset(
@@ -51,6 +53,25 @@ _ROLES = ("system", "developer", "user", "assistant", "tool")
 
 def _fail(message: str, param: str | None = None) -> InvalidRequest:
     return InvalidRequest(message, param=param)
+
+
+def _string(value: object, path: str) -> str | None:
+    """An optional string field (None stays None)."""
+    if value is not None and not isinstance(value, str):
+        raise _fail(f"{path}: must be a string", path)
+    return value
+
+
+def _arguments(raw: object) -> JSON:
+    """Tool-call ``arguments`` → an object; unparsable JSON (or JSON that is not an object) → ``{}``.
+    A string is decoded by ``jsonfast``: strict JSON with bounded nesting, never a recursion error."""
+    if isinstance(raw, str) and raw.strip():
+        try:
+            value = jsonfast.loads(raw)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+    return parse_arguments(raw) or {}
 
 
 def _split_data_url(url: str) -> tuple[str | None, str | None, str | None]:
@@ -88,7 +109,8 @@ def _content(value: object, path: str) -> list[Part]:
             out.append(ImagePart(media_type=media_type, data=data, url=plain))
         elif kind == "file" and isinstance(item.get("file"), dict) and "file_data" in item["file"]:
             file = item["file"]
-            media_type, data, plain = _split_data_url(str(file["file_data"]))
+            file_data = _string(file["file_data"], f"{path}.{i}.file.file_data") or ""
+            media_type, data, plain = _split_data_url(file_data)
             name = file.get("filename")
             out.append(DocumentPart(media_type, data, plain, name if isinstance(name, str) else None))
         else:
@@ -111,8 +133,7 @@ def _tool_calls(value: object, path: str) -> list[Part]:
             raise _fail(f"{path}.{i}.id: field required", f"{path}.{i}.id")
         if not isinstance(name, str) or not name:
             raise _fail(f"{path}.{i}.function.name: field required", f"{path}.{i}.function.name")
-        arguments = parse_arguments(function.get("arguments"))
-        out.append(ToolCallPart(id=call_id, name=name, arguments=arguments or {}))
+        out.append(ToolCallPart(id=call_id, name=name, arguments=_arguments(function.get("arguments"))))
     return out
 
 
@@ -181,7 +202,7 @@ def _tools(raw: object) -> list[ToolSpec]:
             out.append(
                 ToolSpec(
                     name=name,
-                    description=str(function.get("description") or ""),
+                    description=_string(function.get("description"), f"tools.{i}.function.description") or "",
                     parameters=params if isinstance(params, dict) else {"type": "object", "properties": {}},
                     kind="function",
                     strict=strict if isinstance(strict, bool) else None,
@@ -193,7 +214,7 @@ def _tools(raw: object) -> list[ToolSpec]:
             name = custom.get("name")
             if not isinstance(name, str) or not name:
                 raise _fail(f"tools.{i}.custom.name: field required", f"tools.{i}.custom.name")
-            description = str(custom.get("description") or "")
+            description = _string(custom.get("description"), f"tools.{i}.custom.description") or ""
             out.append(ToolSpec(name=name, description=description, kind="custom", raw=tool))
         else:
             raise _fail(f"tools.{i}: unsupported tool type {tool.get('type')!r}", f"tools.{i}.type")
@@ -233,7 +254,7 @@ def _response_format(raw: object, extra: JSON) -> JSON | None:
     if raw.get("type") == "json_schema" and isinstance(spec, dict):
         strict = spec.get("strict")
         return {
-            "name": str(spec.get("name") or "response"),
+            "name": _string(spec.get("name"), "response_format.json_schema.name") or "response",
             "schema": spec.get("schema") if isinstance(spec.get("schema"), dict) else {},
             "strict": strict if isinstance(strict, bool) else None,
         }
@@ -261,9 +282,11 @@ def parse_chat_request(body: object) -> GatewayRequest:
         _number(body, key)
     for key in ("max_tokens", "max_completion_tokens", "top_k"):
         _number(body, key, integer=True)
+        check_count_at_most(body.get(key), key)
+    for key in ("max_tokens", "max_completion_tokens"):
+        if body.get(key) is not None and body[key] < 1:
+            raise _fail(f"{key}: must be >= 1", key)
     max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    if max_tokens is not None and max_tokens < 1:
-        raise _fail("max_tokens: must be >= 1", "max_tokens")
     stop = body.get("stop")
     stops = [stop] if isinstance(stop, str) else stop or []
     if not isinstance(stops, list) or not all(isinstance(s, str) for s in stops):

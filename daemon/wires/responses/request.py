@@ -13,6 +13,7 @@ kept verbatim in ``extra``. Raises ``InvalidRequest`` naming the field. No I/O.
 
 from __future__ import annotations
 
+from ...core import jsonfast
 from ...core.ir import (
     JSON,
     DocumentPart,
@@ -21,15 +22,17 @@ from ...core.ir import (
     Message,
     OpaquePart,
     Part,
+    ReasoningPart,
     TextPart,
     ThinkingConfig,
     ToolCallPart,
     ToolResultPart,
     ToolSpec,
 )
+from ...core.validate import check_count_at_most, is_unicode_text
 from ..openai_common import parse_arguments
 from ..reasoning_codec import decode_thinking
-from .tools import fail, flat_name_for, parse_tool_choice, parse_tools
+from .tools import NAMESPACE_KEY, fail, flat_name_for, parse_tool_choice, parse_tools
 
 _NEUTRAL_KEYS = frozenset(
     {
@@ -44,12 +47,37 @@ _NEUTRAL_KEYS = frozenset(
         "top_p",
         "stream",
         "user",
+        NAMESPACE_KEY,  # the gateway's own bookkeeping in ``extra``; a client's value is dropped
     }
 )
 _ROLES = ("user", "assistant", "system", "developer")
 _TOOL_OUTPUTS = ("function_call_output", "custom_tool_call_output")
 _NO_REASONING = ("none", "minimal")
 ResultContent = list[TextPart | ImagePart | DocumentPart]
+
+
+def _arguments(raw: str | JSON | None) -> JSON:
+    """``function_call.arguments`` → an object; unparsable JSON (or not an object) → ``{}``.
+    A string is decoded by ``jsonfast``: strict JSON with bounded nesting, never a recursion error."""
+    if isinstance(raw, str) and raw.strip():
+        try:
+            value = jsonfast.loads(raw)
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+    return parse_arguments(raw) or {}
+
+
+def _replayed_thinking(value: object) -> ReasoningPart | None:
+    """Our own thinking block inside ``encrypted_content``, or None (then the item rides opaque).
+
+    ``decode_thinking`` parses with ``core.jsonfast``: a crafted payload nested too deep, or one
+    whose strings hold lone surrogates, is treated as not ours."""
+    part = decode_thinking(value)
+    if part is None:
+        return None
+    texts = (part.text, part.signature or "", part.redacted or "")
+    return part if all(is_unicode_text(t) for t in texts) else None
 
 
 def _split_data_url(url: str) -> tuple[str | None, str | None, str | None]:
@@ -190,7 +218,7 @@ def _item(item: object, path: str, turns: _Turns, extra: JSON) -> None:
         raw_args = item.get("arguments")
         if raw_args is not None and not isinstance(raw_args, str | dict):
             raise fail(f"{path}.arguments: must be a JSON string", f"{path}.arguments")
-        arguments = parse_arguments(raw_args) or {}
+        arguments = _arguments(raw_args)
         turns.assistant([ToolCallPart(id=_str_field(item, "call_id", path), name=name, arguments=arguments)])
     elif kind == "custom_tool_call":
         name = flat_name_for(extra, item.get("namespace"), _str_field(item, "name", path))
@@ -202,7 +230,7 @@ def _item(item: object, path: str, turns: _Turns, extra: JSON) -> None:
         call_id = _str_field(item, "call_id", path)
         turns.result(ToolResultPart(call_id=call_id, content=_output(item.get("output"), f"{path}.output")))
     elif kind == "reasoning":
-        ours = decode_thinking(item.get("encrypted_content"))
+        ours = _replayed_thinking(item.get("encrypted_content"))
         turns.assistant([ours if ours is not None else OpaquePart("responses", item)])
     elif kind == "additional_tools":
         pass  # its tools were collected before the items (see _collect_tools)
@@ -227,6 +255,7 @@ def _check_scalars(body: JSON) -> None:
         raise fail("max_output_tokens: must be an integer", "max_output_tokens")
     if max_tokens is not None and max_tokens < 1:
         raise fail("max_output_tokens: must be >= 1", "max_output_tokens")
+    check_count_at_most(max_tokens, "max_output_tokens")
     for key in ("temperature", "top_p"):
         value = body.get(key)
         if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
