@@ -32,6 +32,7 @@ from .core.context import FallbackAttempt, RequestRecord
 from .core.errors import GatewayError, InternalError, InvalidRequest, NoProviderAvailable
 from .core.ir import GatewayRequest
 from .core.tokens import estimate_request_tokens
+from .costs.cache_state import cache_identity
 from .costs.conditions import price_conditions
 from .execute.outcome import Outcome
 from .execute.passthrough import PassthroughCall, passthrough
@@ -41,7 +42,7 @@ from .upstream.credentials import ClientCredential
 from .upstream.targets import Target
 from .wires.anthropic.request import parse_request
 from .wires.base import Wire
-from .wires.cache_hints import CacheHints
+from .wires.cache_hints import BILLING_HEADER, CacheHints, strip_billing_header
 from .wires.registry import WIRES
 
 
@@ -116,6 +117,16 @@ async def _finishing(
         record.finish(record.status or 200, InternalError(f"internal gateway error ({type(exc).__name__})"))
         raise
     record.finish(record.status or 200, record.stream_error)
+
+
+def _cache_identity(session: str | None, request: GatewayRequest) -> str:
+    """The request's prompt-cache identity: session + system text (billing line removed) + tool
+    names. Hashes ~the system prompt only, never the messages (cheap on 200 KB turns)."""
+    texts = (
+        strip_billing_header(part.text) if BILLING_HEADER in part.text else part.text
+        for part in request.system
+    )
+    return cache_identity(session, texts, (tool.name for tool in request.tools))
 
 
 def finished(outcome: Outcome, record: RequestRecord, st: GatewayState | None = None) -> Outcome:
@@ -195,6 +206,7 @@ async def serve(
         assert parsed is not None
         request = wire.parse_request(parsed)
         record.client_model, record.stream = request.model, request.stream
+        ctx.cache_identity = _cache_identity(ctx.session, request)
         requested = st.router.resolve(request.model)
         ctx.requested = (requested.spec.name, requested.model)
         decision, plan = st.router.decide(

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Install StackBilt LLM Gateway for the current user (macOS / Linux):
+# Install StackBilt LLM Gateway for the current user (macOS / Linux). Nothing goes into the system
+# Python, so an externally-managed one (Debian/Ubuntu, Homebrew: PEP 668) is fine:
 #   1. a dedicated virtual environment (default ~/.local/share/stackbilt-llm-gateway/venv),
 #   2. the package with its desktop extra (tray + dashboard window) from SOURCE,
 #   3. links to the commands in BIN_DIR (default ~/.local/bin),
 #   4. login start-up of the tray (`stackbilt-gw autostart enable`; --systemd adds a user unit
-#      for the daemon on Linux).
+#      for the daemon on Linux),
+#   5. with --start, the daemon itself (`stackbilt-gw start`).
 # Re-running it upgrades in place. Undo with uninstall.sh.
 #
 # Options:
@@ -12,10 +14,12 @@
 #   --venv DIR         the venv itself (default: PREFIX/venv)
 #   --source SPEC      what pip installs (default: the checkout this script lives in)
 #   --bin-dir DIR      where command links go (default: ~/.local/bin)
-#   --python PY        interpreter for the venv (default: python3)
+#   --python PY        interpreter for the venv, 3.11+ (default: $PYTHON, else python3)
+#   --wheelhouse DIR   install only from the wheels in DIR, no package index (offline machines)
 #   --no-desktop       no tray / window (headless server install)
 #   --no-autostart     do not register login start-up
 #   --systemd          Linux: also run the daemon from a systemd --user unit
+#   --start            start the daemon when installed
 #   --skip-install     use an existing venv as is (no venv creation, no pip)
 #   --dry-run          print the actions, change nothing
 set -euo pipefail
@@ -25,10 +29,12 @@ PREFIX="${XDG_DATA_HOME:-$HOME/.local/share}/stackbilt-llm-gateway"
 VENV=""
 SOURCE="$(dirname "$here")"
 BIN_DIR="$HOME/.local/bin"
-PY="python3"
+PY="${PYTHON:-python3}"
+WHEELHOUSE=""
 DESKTOP=1
 AUTOSTART=1
 SYSTEMD=0
+START=0
 SKIP_INSTALL=0
 DRY_RUN=0
 
@@ -40,12 +46,14 @@ while [ $# -gt 0 ]; do
     --source) SOURCE="${2:?--source needs a value}"; shift 2 ;;
     --bin-dir) BIN_DIR="${2:?--bin-dir needs a value}"; shift 2 ;;
     --python) PY="${2:?--python needs a value}"; shift 2 ;;
+    --wheelhouse) WHEELHOUSE="${2:?--wheelhouse needs a value}"; shift 2 ;;
     --no-desktop) DESKTOP=0; shift ;;
     --no-autostart) AUTOSTART=0; shift ;;
     --systemd) SYSTEMD=1; shift ;;
+    --start) START=1; shift ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
-    -h|--help) sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
     *) die "unknown option: $1 (see --help)" ;;
   esac
 done
@@ -57,20 +65,47 @@ run() {
   [ "$DRY_RUN" = 1 ] || "$@"
 }
 
+# The interpreter must exist, be 3.11+ and able to make a venv (Debian/Ubuntu ship ensurepip,
+# which venv needs, in the separate python3-venv package). Each failure is one line with its fix.
+check_python() {
+  local ver major minor
+  command -v "$PY" >/dev/null 2>&1 ||
+    die "$PY not found — fix: install Python 3.11+ (Debian/Ubuntu: sudo apt install python3 python3-venv; macOS: brew install python), or pass --python PATH"
+  ver="$("$PY" -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)" || ver=""
+  case "$ver" in
+    [0-9]*.[0-9]*) ;;
+    *) die "$PY did not report its version — fix: pass a working Python 3.11+ with --python PATH" ;;
+  esac
+  major="${ver%%.*}"; minor="${ver#*.}"
+  if [ "$major" -lt 3 ] || { [ "$major" = 3 ] && [ "$minor" -lt 11 ]; }; then
+    die "$PY is Python $ver, the gateway needs 3.11+ — fix: install a newer Python (macOS: brew install python; Debian/Ubuntu: sudo apt install python3.11-venv) and re-run with --python python3.11 (or newer)"
+  fi
+  "$PY" -c 'import ensurepip, venv' >/dev/null 2>&1 ||
+    die "$PY (Python $ver) cannot create virtual environments: its ensurepip module is missing — fix: sudo apt install python3-venv (or python$ver-venv), then re-run"
+  PY_VERSION="$ver"
+}
+
 if [ "$SKIP_INSTALL" = 0 ]; then
-  command -v "$PY" >/dev/null 2>&1 || die "$PY not found: install Python 3.11+"
-  "$PY" -c 'import sys; sys.exit(sys.version_info < (3, 11))' || die "$PY is older than 3.11"
+  check_python
+  [ -z "$WHEELHOUSE" ] || [ -d "$WHEELHOUSE" ] || die "--wheelhouse $WHEELHOUSE is not a directory"
   venv_args=()
   # Linux: reuse the OS's PyGObject (GTK / WebKitGTK bindings) when it is there, so pip need
   # not build it (that needs libgirepository1.0-dev and libcairo2-dev).
   if [ "$DESKTOP" = 1 ] && [ "$(uname -s)" = Linux ] && "$PY" -c 'import gi' >/dev/null 2>&1; then
     venv_args+=(--system-site-packages)
   fi
-  run "$PY" -m venv ${venv_args[@]+"${venv_args[@]}"} "$VENV"
-  run "$VENV/bin/python" -m pip install --quiet --upgrade pip
+  # A venv whose interpreter no longer runs (say Homebrew replaced that Python) is rebuilt.
+  if [ -f "$VENV/pyvenv.cfg" ] && ! "$VENV/bin/python" -c '' >/dev/null 2>&1; then
+    venv_args+=(--clear)
+  fi
+  run "$PY" -m venv ${venv_args[@]+"${venv_args[@]}"} "$VENV" ||
+    die "$PY -m venv $VENV failed — fix: sudo apt install python$PY_VERSION-venv (Debian/Ubuntu), or pass another Python 3.11+ with --python"
+  pip_args=(--quiet --upgrade)
+  [ -z "$WHEELHOUSE" ] || pip_args+=(--no-index --find-links "$WHEELHOUSE")
+  run "$VENV/bin/python" -m pip install "${pip_args[@]}" pip
   spec="$SOURCE"
   [ "$DESKTOP" = 1 ] && spec="${SOURCE}[desktop]"
-  run "$VENV/bin/python" -m pip install --quiet --upgrade "$spec"
+  run "$VENV/bin/python" -m pip install "${pip_args[@]}" "$spec"
 elif [ "$DRY_RUN" = 0 ] && [ ! -x "$VENV/bin/stackbilt-gw" ]; then
   die "--skip-install: $VENV/bin/stackbilt-gw does not exist"
 fi
@@ -95,4 +130,9 @@ case ":$PATH:" in
   *":$BIN_DIR:"*) ;;
   *) echo "note: add $BIN_DIR to your PATH" ;;
 esac
-echo "next: stackbilt-gw init   (store provider keys), then stackbilt-gw start"
+if [ "$START" = 1 ]; then
+  run "$VENV/bin/stackbilt-gw" start
+  echo "next: stackbilt-gw init   (store provider keys)"
+else
+  echo "next: stackbilt-gw init   (store provider keys), then stackbilt-gw start"
+fi

@@ -38,6 +38,24 @@ if [ ! -f webui/node_modules/.package-lock.json ] || [ webui/package-lock.json -
   npm ci --prefix webui --no-audit --no-fund >/dev/null
 fi
 
+# A wheelhouse for tests/desktop/test_install_fresh.py, which runs installer/install.sh with the
+# system Python inside the loopback-only namespace below, where pip cannot reach the package
+# index: the installer gets `--wheelhouse .cache/wheels`, wheels of the package's build and
+# runtime requirements (no GUI extras). Rebuilt only when those or the Python version change.
+WHEELS=.cache/wheels
+wheel_stamp="$(.venv/bin/python -c 'import sys, tomllib
+d = tomllib.load(open("pyproject.toml", "rb"))
+print(sys.implementation.cache_tag)
+print("\n".join(["pip", *d["build-system"]["requires"], *d["project"]["dependencies"]]))')"
+if [ "$(cat "$WHEELS/stamp" 2>/dev/null)" != "$wheel_stamp" ]; then
+  mkdir -p .cache
+  tmp_wheels="$(mktemp -d .cache/wheels.XXXXXX)"
+  printf '%s\n' "$wheel_stamp" | tail -n +2 >"$tmp_wheels/requirements.txt"
+  .venv/bin/python -m pip wheel -q --disable-pip-version-check --wheel-dir "$tmp_wheels" -r "$tmp_wheels/requirements.txt"
+  printf '%s\n' "$wheel_stamp" >"$tmp_wheels/stamp"
+  rm -rf "$WHEELS" && mv "$tmp_wheels" "$WHEELS"
+fi
+
 .venv/bin/ruff check daemon tray webui installer tests bench
 .venv/bin/ruff format --check daemon tray webui installer tests bench
 .venv/bin/mypy

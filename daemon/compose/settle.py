@@ -1,11 +1,13 @@
 """What happens when a request's record is finished: routing state first, then telemetry.
 
 ``Settle`` is every record's ``on_finish`` hook (set by the pipeline and the compaction calls).
-It captures the session's memory as it was (the savings estimate needs it), hands a stream's
-outcome to its provider's circuit breaker (a failure after the first byte is the upstream's too;
-a client hanging up is nobody's), updates the session's stickiness (cache hits and the gateway's
-own calls never move it), and then hands the record to the telemetry recorder, which only prices
-and stores.
+It captures the session's memory as it was, advances the prompt-cache book of the request's
+cache identity in both worlds (``costs.counterfactual.step``: what the upstream billed, and the
+request in the world that did not happen — the savings estimate prices that counterfactual),
+hands a stream's outcome to its provider's circuit breaker (a failure after the first byte is
+the upstream's too; a client hanging up is nobody's), updates the session's stickiness (cache
+hits and the gateway's own calls never move it), and then hands the record to the telemetry
+recorder, which only prices and stores.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.context import RequestRecord
-from ..routing.runtime import Router
+from ..costs.counterfactual import Counterfactual, other_model, step
+from ..routing.runtime import Router, World
 from ..telemetry.recorder import SessionSnapshot
 
 # Error kinds that, after a stream started, are the upstream's fault (not the client's).
@@ -41,16 +44,45 @@ class Settle:
     def __call__(self, record: RequestRecord) -> None:
         ctx = record.context
         state = self.router.sessions.get(ctx.session)
-        session = SessionSnapshot(state.provider, state.premium_cached_tokens) if state else None
+        counterfactual = self._caches(record)
+        session = (
+            SessionSnapshot(state.provider if state else None, counterfactual=counterfactual)
+            if state or counterfactual
+            else None
+        )
         if ctx.streaming and record.provider and record.status != 499 and ctx.response_hit is None:
             if record.error_kind in MIDSTREAM_FAILURES:
                 self.router.breakers.record_failure(record.provider)
             elif record.error_kind is None:
                 self.router.breakers.record_success(record.provider)
         if record.status < 400 and record.provider and ctx.sticky and ctx.response_hit is None:
-            premium = None
-            if ctx.requested and (record.provider, record.upstream_model) == ctx.requested:
-                premium = record.usage.cache_read_tokens + record.usage.cache_write_tokens
-            self.router.sessions.remember(ctx.session, record.provider, premium)
+            self.router.sessions.remember(ctx.session, record.provider)
         if self.recorder is not None:
             self.recorder(record, session)
+
+    def _caches(self, record: RequestRecord) -> Counterfactual | None:
+        """Advance both worlds' caches of the request's identity; its counterfactual (or None:
+        nothing reached an upstream, or the request has no identity)."""
+        ctx = record.context
+        identity = ctx.cache_identity
+        if identity is None or not record.provider or ctx.response_hit is not None:
+            return None
+        if record.status >= 400 and record.status != 499:
+            return None
+        served = (record.provider, record.upstream_model)
+        other = other_model(ctx.mode, served, ctx.requested, ctx.would)
+        book = self.router.caches
+        world: World = "live" if ctx.mode == "live" else "shadow"
+        served_before = book.get("actual", identity, served)
+        other_before = book.get(world, identity, other)
+        result = step(
+            served,
+            other,
+            record.usage,
+            served_before=served_before,
+            other_before=other_before,
+            now=book.clock(),
+        )
+        book.put("actual", identity, served, result.served_after)
+        book.put(world, identity, other, result.other_after)
+        return result.counterfactual

@@ -83,6 +83,9 @@ class RequestContext:
     # Conditions some prices depend on, from the client's headers (``costs.conditions``: e.g.
     # "anthropic-beta:context-1m" when it asked for the 1M-context beta).
     price_conditions: frozenset[str] = frozenset()
+    # The prompt-cache identity: the session plus a digest of the stable prefix (system text
+    # without Claude Code's billing line, tool names); fresh contexts get their own.
+    cache_identity: str | None = None
 
 
 @dataclass(slots=True)

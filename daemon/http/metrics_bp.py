@@ -69,12 +69,19 @@ async def summary() -> Response:
     totals = await asyncio.to_thread(
         queries.totals, st.db_path, since=parse_since(request.args.get("since", "today"))
     )
+    projected = totals.get("savings_projected_usd", 0.0) or 0.0
+    realised = totals.get("savings_realised_usd", 0.0) or 0.0
+    mode = st.mode.mode
     return jsonify(
         {
-            "mode": st.mode.mode,
+            "mode": mode,
             "requests": totals.get("requests", 0),
             "spend_usd": totals.get("cost_usd", 0.0) or 0.0,
-            "savings_usd": totals.get("savings_usd", 0.0) or 0.0,
+            # Projected (shadow) and realised (live) savings are never summed: the headline is the
+            # current mode's own kind.
+            "savings_usd": realised if mode == "live" else projected,
+            "savings_projected_usd": projected,
+            "savings_realised_usd": realised,
         }
     )
 

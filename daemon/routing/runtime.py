@@ -1,15 +1,24 @@
 """The router the daemon holds for its lifetime: registry, route table, breakers, prices,
-session memory and which providers have keys. Turns a resolved request into a plan."""
+session memory, the prompt-cache book and which providers have keys. Turns a resolved request
+into a plan.
+
+``CacheBook`` is the per-daemon mutable store of ``costs.cache_state.CacheState`` values, per
+world (what happened; the other world of shadow or live mode), cache identity and model; its
+transitions are the pure ``costs.counterfactual.step`` (applied by ``compose.settle``)."""
 
 from __future__ import annotations
 
+import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from threading import Lock
+from typing import Literal
 
 from ..core.config import Config
 from ..core.context import RouteDecision
 from ..core.ir import GatewayRequest
+from ..costs.cache_state import CacheState, ModelRef
 from ..costs.prices import PriceBook, load_pricebook
 from ..upstream.targets import Providers, Target
 from .breaker import BreakerBoard
@@ -21,8 +30,6 @@ from .registry import Registry, load_registry
 @dataclass(slots=True)
 class SessionState:
     provider: str
-    # The session's last premium prompt-cache footprint (read + write), for live savings.
-    premium_cached_tokens: int = 0
 
 
 class SessionMemory:
@@ -42,7 +49,7 @@ class SessionMemory:
                 self._items.move_to_end(session)
             return state
 
-    def remember(self, session: str | None, provider: str, premium_cached_tokens: int | None = None) -> None:
+    def remember(self, session: str | None, provider: str) -> None:
         if session is None:
             return
         with self._lock:
@@ -50,9 +57,47 @@ class SessionMemory:
             if state is None:
                 state = self._items[session] = SessionState(provider)
             state.provider = provider
-            if premium_cached_tokens is not None:
-                state.premium_cached_tokens = premium_cached_tokens
             self._items.move_to_end(session)
+            while len(self._items) > self._capacity:
+                self._items.popitem(last=False)
+
+
+# "actual": the caches as the upstreams billed them; "shadow" / "live": the other world of that
+# mode (shadow: the live plan followed; live: nothing routed).
+World = Literal["actual", "shadow", "live"]
+_CacheKey = tuple[World, str, str, str]
+
+
+class CacheBook:
+    """Bounded LRU of (world, cache identity, provider, model) → ``CacheState``.
+
+    ``clock`` (seconds, ``time.time``) dates every use; a test hands in the fake upstream's clock.
+    """
+
+    def __init__(self, capacity: int = 50_000, clock: Callable[[], float] = time.time) -> None:
+        self._items: OrderedDict[_CacheKey, CacheState] = OrderedDict()
+        self._capacity = capacity
+        self._lock = Lock()
+        self.clock = clock
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def get(self, world: World, identity: str, model: ModelRef) -> CacheState | None:
+        key = (world, identity, model[0], model[1])
+        with self._lock:
+            state = self._items.get(key)
+            if state is not None:
+                self._items.move_to_end(key)
+            return state
+
+    def put(self, world: World, identity: str, model: ModelRef, state: CacheState | None) -> None:
+        if state is None:
+            return
+        key = (world, identity, model[0], model[1])
+        with self._lock:
+            self._items[key] = state
+            self._items.move_to_end(key)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
 
@@ -65,6 +110,7 @@ class Router:
     prices: PriceBook
     breakers: BreakerBoard = field(default_factory=BreakerBoard)
     sessions: SessionMemory = field(default_factory=SessionMemory)
+    caches: CacheBook = field(default_factory=CacheBook)
     # Providers with a usable key (refreshed by the app); keyless local providers always count.
     configured: set[str] = field(default_factory=set)
     # The providers as resolved at start-up (base URLs, loops, memoised name resolution).

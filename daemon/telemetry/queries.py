@@ -36,6 +36,8 @@ SUMS_SQL = """
     COALESCE(SUM(cost_usd), 0.0) AS cost_usd,
     COALESCE(SUM(would_cost_usd), 0.0) AS would_cost_usd,
     COALESCE(SUM(savings_usd), 0.0) AS savings_usd,
+    COALESCE(SUM(CASE WHEN mode = 'live' THEN 0.0 ELSE savings_usd END), 0.0) AS savings_projected_usd,
+    COALESCE(SUM(CASE WHEN mode = 'live' THEN savings_usd ELSE 0.0 END), 0.0) AS savings_realised_usd,
     COALESCE(SUM(CASE WHEN status != 'ok' THEN 1 ELSE 0 END), 0) AS errors
 """
 

@@ -1,8 +1,11 @@
 """Turn a finished request record into a ``GatewayRequestEvent`` with its costs and emit it.
 
 Only prices and stores: breaker and session updates are the pipeline's (``compose.settle``),
-which hands over the session's state as it was before the request (``SessionSnapshot``, what the
-savings estimate needs). The event, costs and savings included, is scheduled with
+which hands over the session's state as it was before the request and the request's
+counterfactual (``SessionSnapshot``: the request as the other world's model would have billed it,
+given that model's cache there; ``costs.counterfactual``). Savings are that counterfactual priced
+against what was paid: projected in shadow mode, realised in live mode (the event's ``mode``
+keeps them apart). The event, costs and savings included, is scheduled with
 ``loop.call_soon``: it is built after the handler has handed its response to the server, so cost
 computation is not on the request's response path. It is built on the event loop, not on the
 writer thread: Python work there competes for the GIL with the loop, which cost ~0.2 ms of CPU
@@ -21,6 +24,7 @@ from dataclasses import dataclass
 
 from ..core.context import FallbackAttempt, RequestRecord
 from ..core.ir import Usage
+from ..costs.counterfactual import Counterfactual, assess
 from ..costs.prices import PriceBook
 from ..costs.savings import SavingsEstimate, estimate_live, estimate_shadow
 from .events import EventStatus, GatewayRequestEvent, cache_status
@@ -31,10 +35,13 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class SessionSnapshot:
-    """The session memory as it was when the request finished (before it was updated)."""
+    """The session memory as it was when the request finished (before it was updated), and the
+    request's counterfactual from the prompt-cache book (None: no cache identity known; the
+    estimate then falls back to ``premium_cached_tokens``, a bare per-session footprint)."""
 
-    provider: str
-    premium_cached_tokens: int
+    provider: str | None
+    premium_cached_tokens: int = 0
+    counterfactual: Counterfactual | None = None
 
 
 def _savings(
@@ -45,6 +52,8 @@ def _savings(
     requested, would = ctx.requested, ctx.would
     if not record.provider or requested is None:
         return None
+    if session is not None and session.counterfactual is not None:
+        return assess(prices, ctx.mode, served, record.usage, session.counterfactual, ctx.price_conditions)
     if ctx.mode == "live" and served != requested:
         cached = session.premium_cached_tokens if session else 0
         return estimate_live(

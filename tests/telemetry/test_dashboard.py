@@ -36,6 +36,8 @@ ZERO = {
     "cost_usd": 0.0,
     "would_cost_usd": 0.0,
     "savings_usd": 0.0,
+    "savings_projected_usd": 0.0,
+    "savings_realised_usd": 0.0,
     "errors": 0,
 }
 
@@ -165,6 +167,7 @@ def test_hourly_series_of_today_is_zero_filled(db: Path) -> None:
         "cost_usd": 1.0,
         "would_cost_usd": 1.25,
         "savings_usd": -0.25,
+        "savings_projected_usd": -0.25,
     }
     assert points[13] == {
         **ZERO,
@@ -174,6 +177,7 @@ def test_hourly_series_of_today_is_zero_filled(db: Path) -> None:
         "cost_usd": 0.25,
         "would_cost_usd": 1.0,
         "savings_usd": 0.75,
+        "savings_realised_usd": 0.75,
         "errors": 1,
     }
     assert points[14]["requests"] == 1 and points[14]["cache_read_tokens"] == 1000

@@ -155,10 +155,12 @@ def seeded_events() -> list[GatewayRequestEvent]:
 
 
 # What the Overview must show for each range (requests, spend, savings).
+# Realised (live) savings lead the card whenever there are any; projected (shadow) savings are
+# shown beside them, never added to them.
 EXPECTED = {
-    "today": {"requests": "4", "spend": "$2.00", "savings": "+$0.90"},
-    "7d": {"requests": "5", "spend": "$4.00", "savings": "+$2.40"},
-    "30d": {"requests": "6", "spend": "$8.00", "savings": "+$5.40"},
+    "today": {"requests": "4", "spend": "$2.00", "savings": "+$0.75", "projected": "+$0.15"},
+    "7d": {"requests": "5", "spend": "$4.00", "savings": "+$0.75", "projected": "+$1.65"},
+    "30d": {"requests": "6", "spend": "$8.00", "savings": "+$0.75", "projected": "+$4.65"},
 }
 
 

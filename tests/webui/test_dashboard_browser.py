@@ -55,6 +55,8 @@ def test_overview_numbers_charts_and_screenshot(
         wait_text(browser, "#kpi-requests", want["requests"])
         wait_text(browser, "#kpi-spend", want["spend"])
         wait_text(browser, "#kpi-savings", want["savings"])
+        assert browser.text("#kpi-savings-label") == "Realised savings"
+        assert f"projected {want['projected']} (shadow" in browser.text("#kpi-savings-sub")
     browser.call("click", selector=".range button[data-since='today']")
     wait_text(browser, "#kpi-requests", "4")
     assert browser.text("#tok-in") == "6.9k" and browser.text("#tok-cr") == "50k"

@@ -40,17 +40,19 @@ function emptyState(root) {
 function savingsCard(root, totals, split) {
   const live = split.live_requests > 0;
   const shadow = split.shadow_requests > 0;
-  const label = live && !shadow ? "Realised savings" : shadow && !live ? "Projected savings" : "Savings";
+  // Projected (shadow) and realised (live) savings are never summed: realised leads when there is any.
+  const label = live ? "Realised savings" : "Projected savings";
+  const headline = live ? split.realised_usd : split.projected_usd;
   root.querySelector("#kpi-savings-label").textContent = label;
   const el = root.querySelector("#kpi-savings");
-  el.textContent = signedUsd(totals.savings_usd);
-  el.classList.toggle("neg", totals.savings_usd < 0);
-  el.classList.toggle("pos", totals.savings_usd > 0);
+  el.textContent = signedUsd(headline);
+  el.classList.toggle("neg", headline < 0);
+  el.classList.toggle("pos", headline > 0);
   const parts = [];
   if (shadow) parts.push(`projected ${signedUsd(split.projected_usd)} (shadow, ${num(split.shadow_requests)} req)`);
   if (live) parts.push(`realised ${signedUsd(split.realised_usd)} (live, ${num(split.live_requests)} req)`);
   let note = parts.join(" · ");
-  if (totals.savings_usd < 0) note += `<br><span class="neg">Routing cost more than it saved here — mostly re-writing the premium prompt cache.</span>`;
+  if (headline < 0) note += `<br><span class="neg">Routing cost more than it saved here — mostly re-writing the premium prompt cache.</span>`;
   root.querySelector("#kpi-savings-sub").innerHTML = note || "nothing routed yet";
 }
 
