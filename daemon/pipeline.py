@@ -30,7 +30,7 @@ from .compose.state import GatewayState
 from .core import jsonfast
 from .core.context import FallbackAttempt, RequestRecord
 from .core.errors import GatewayError, InternalError, InvalidRequest, NoProviderAvailable
-from .core.ir import GatewayRequest
+from .core.ir import GatewayRequest, TextPart
 from .core.tokens import estimate_request_tokens
 from .costs.cache_state import cache_identity
 from .costs.conditions import price_conditions
@@ -44,6 +44,8 @@ from .wires.anthropic.request import parse_request
 from .wires.base import Wire
 from .wires.cache_hints import BILLING_HEADER, CacheHints, strip_billing_header
 from .wires.registry import WIRES
+
+MAX_PROMPT_CHARS = 16_000
 
 
 def new_request_id() -> str:
@@ -117,6 +119,16 @@ async def _finishing(
         record.finish(record.status or 200, InternalError(f"internal gateway error ({type(exc).__name__})"))
         raise
     record.finish(record.status or 200, record.stream_error)
+
+
+def prompt_text(request: GatewayRequest) -> str:
+    """The latest user turn's text for ``telemetry.store_prompts`` (capped at ``MAX_PROMPT_CHARS``)."""
+    texts: list[str] = []
+    for message in reversed(request.messages):
+        if message.role != "user":
+            break
+        texts.insert(0, "\n".join(p.text for p in message.parts if isinstance(p, TextPart)))
+    return "\n".join(t for t in texts if t)[:MAX_PROMPT_CHARS]
 
 
 def _cache_identity(session: str | None, request: GatewayRequest) -> str:
@@ -207,6 +219,8 @@ async def serve(
         request = wire.parse_request(parsed)
         record.client_model, record.stream = request.model, request.stream
         ctx.cache_identity = _cache_identity(ctx.session, request)
+        if st.config.telemetry.store_prompts:
+            ctx.prompt = prompt_text(request)
         requested = st.router.resolve(request.model)
         ctx.requested = (requested.spec.name, requested.model)
         decision, plan = st.router.decide(

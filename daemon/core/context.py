@@ -86,6 +86,8 @@ class RequestContext:
     # The prompt-cache identity: the session plus a digest of the stable prefix (system text
     # without Claude Code's billing line, tool names); fresh contexts get their own.
     cache_identity: str | None = None
+    # The latest user turn's text, kept only when telemetry.store_prompts is on (redacted on write).
+    prompt: str | None = None
 
 
 @dataclass(slots=True)

@@ -119,6 +119,7 @@ def build_event(
         would_provider=would[0],
         would_model=would[1],
         fallback_chain=list(ctx.chain),
+        prompt=ctx.prompt,
         status=status,
         http_status=record.status or None,
         error_class=record.error_kind,
