@@ -44,6 +44,40 @@ class SessionSnapshot:
     counterfactual: Counterfactual | None = None
 
 
+def _money(value: float) -> str:
+    return f"{'+' if value >= 0 else '-'}${abs(value):.4f}"
+
+
+def _cache_words(usage: Usage) -> str:
+    writes = usage.cache_write_tokens
+    if usage.cache_read_tokens and not writes:
+        return f"cache warm (reads {usage.cache_read_tokens:,})"
+    if writes:
+        return f"cache cold (writes {writes:,}, reads {usage.cache_read_tokens:,})"
+    return "no cache"
+
+
+def _why(record: RequestRecord, est: SavingsEstimate | None, session: SessionSnapshot | None) -> str | None:
+    """One line on what routing did or would do here and what it is worth (event detail, ``stats``)."""
+    ctx = record.context
+    if est is None or not est.priced or ctx.requested is None or not record.provider:
+        return None
+    served = (record.provider, record.upstream_model)
+    other = session.counterfactual if session is not None else None
+    there = f"; {_cache_words(other.usage)} there" if other is not None else ""
+    if ctx.mode == "live":
+        if served != ctx.requested:
+            return f"moved to {served[1]}: {_money(est.savings)} here vs {ctx.requested[1]}{there}"
+        if abs(est.savings) >= 0.00005:
+            return f"stayed on {served[1]}: {_money(est.savings)} from earlier moves (its cache){there}"
+        return None
+    if ctx.would is not None and ctx.would != served:
+        return f"live would move to {ctx.would[1]}: {_money(est.savings)} projected{there}"
+    if abs(est.savings) >= 0.00005:
+        return f"live would stay on {served[1]}: {_money(est.savings)} from earlier moves (its cache){there}"
+    return None
+
+
 def _savings(
     record: RequestRecord, prices: PriceBook, session: SessionSnapshot | None
 ) -> SavingsEstimate | None:
@@ -110,6 +144,7 @@ def build_event(
             **(dict(decision.signals) if decision else {}),
             "plan_reasons": list(ctx.plan_reasons),
             **({"response_cache": ctx.response_cache} if ctx.response_cache is not None else {}),
+            **({"why": why} if (why := _why(record, est, session)) else {}),
         },
         mode=ctx.mode,
         requested_provider=requested[0],

@@ -65,6 +65,7 @@ function detail(e) {
       <dt>cost</dt><dd id="ev-d-cost">${usd(e.cost_usd)}${e.cost_estimated ? ' <span class="chip warn">estimated</span>' : ""}</dd>
       <dt>counterfactual</dt><dd>${usd(e.would_cost_usd)}</dd>
       <dt>${e.mode === "live" ? "realised" : "projected"} savings</dt><dd class="${e.savings_usd < 0 ? "neg" : "pos"}">${e.savings_usd == null ? "—" : signedUsd(e.savings_usd)}</dd>
+      ${e.signals && e.signals.why ? `<dt>why</dt><dd id="ev-d-why">${esc(e.signals.why)}</dd>` : ""}
       <dt>latency</dt><dd>${ms(e.latency_ms)} (first byte ${ms(e.ttfb_ms)})</dd></dl>
     <h4>Signals</h4>${kv(e.signals)}
     ${prompt}`;
