@@ -12,6 +12,7 @@ import difflib
 import ipaddress
 import json
 import os
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,7 @@ from .core.config import (
     CompactionSettings,
     Config,
     ConfigError,
+    OtlpSettings,
     ProviderSettings,
     ResponseCacheSettings,
     RoutingSettings,
@@ -157,6 +159,26 @@ def _fraction(value: object, text: bool) -> object:
     return float(value)
 
 
+_HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+
+
+def _otlp_headers(value: object, text: bool) -> object:
+    """``{"name": "value"}``: HTTP header names, values without line breaks."""
+    expected = 'an object of header names to text values, e.g. {"x-team": "ops"}'
+    if not isinstance(value, dict):
+        raise _Invalid(expected)
+    for name, item in value.items():
+        if not _HEADER_NAME.fullmatch(name) or not isinstance(item, str) or "\r" in item or "\n" in item:
+            raise _Invalid(expected)
+    return {str(name): str(item) for name, item in value.items()}
+
+
+def _otlp_protocol(value: object, text: bool) -> object:
+    if value != "http/protobuf":
+        raise _Invalid('"http/protobuf" (the only OTLP protocol supported)')
+    return value
+
+
 _DB_SUFFIXES = (".sqlite", ".sqlite3", ".db")
 
 
@@ -195,6 +217,8 @@ _TIMEOUTS: dict[str, Validator] = {
     "connect": _seconds(allow_zero=False),
     "first_byte": _seconds(allow_zero=False),
     "idle": _seconds(allow_zero=False),
+    "stream_total": _seconds(allow_zero=False),
+    "stream_max_bytes": _int_between(1024, None),
 }
 _PROVIDER: dict[str, Validator] = {"base_url": _url, "enabled": _bool}
 _ROUTING: dict[str, Validator] = {
@@ -207,6 +231,11 @@ _TELEMETRY: dict[str, Validator] = {
     "retention_days": _int_between(1, 36_500),
     "store_prompts": _bool,
     "db_path": _db_path,
+    "otlp.endpoint": _url,
+    "otlp.headers": _otlp_headers,
+    "otlp.protocol": _otlp_protocol,
+    "otlp.timeout_seconds": _seconds(allow_zero=False),
+    "otlp.export_interval_seconds": _seconds(allow_zero=False),
 }
 _CACHE: dict[str, Validator] = {
     "prefix_markers": _bool,
@@ -236,7 +265,7 @@ _SECTIONS = (
     "compaction",
 )
 # Objects inside a section (their keys are validated as "<section>.<object>.<key>").
-_NESTED_SECTIONS = frozenset({"cache.responses"})
+_NESTED_SECTIONS = frozenset({"cache.responses", "telemetry.otlp"})
 _ALL_KEYS = (
     [*_TOP, *_SECTIONS]
     + [f"{section}.{k}" for section, keys in _FLAT_SECTIONS.items() for k in keys]
@@ -463,10 +492,11 @@ def _read_json(path: Path, label: str) -> Mapping[str, object]:
 
 
 def _telemetry(raw: Mapping[str, Any], cwd: Path) -> TelemetrySettings:
-    settings = TelemetrySettings(**raw)
+    otlp = OtlpSettings(**{k.partition(".")[2]: v for k, v in raw.items() if k.startswith("otlp.")})
+    settings = TelemetrySettings(**{k: v for k, v in raw.items() if not k.startswith("otlp.")}, otlp=otlp)
     path = settings.db_path
     if path is not None and not path.is_absolute():
-        return TelemetrySettings(settings.retention_days, settings.store_prompts, cwd / path)
+        return TelemetrySettings(settings.retention_days, settings.store_prompts, cwd / path, otlp)
     return settings
 
 

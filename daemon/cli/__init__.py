@@ -8,7 +8,7 @@ expected failures into one-line messages with stable exit codes (never a traceba
 
 Each subcommand module (``cli.daemon``: start/stop/status/logs, ``cli.keys``, ``cli.desktop``,
 ``cli.launch``: claude/codex, ``cli.setup``: init/doctor, ``cli.control``: mode/stats,
-``cli.compact``, ``cli.demo``) registers with ``add_parsers(subparsers)`` listed in
+``cli.backtest``, ``cli.compact``, ``cli.demo``) registers with ``add_parsers(subparsers)`` listed in
 ``_COMMAND_MODULES``. The CLI runs outside the daemon: it reaches it only through
 ``daemon.control`` (``cli.demo``, which embeds a gateway, is the one exception).
 """
@@ -25,7 +25,7 @@ from .. import __version__
 from ..control.gatewaykey import load_or_create_gateway_key
 from ..control.secrets import KeyringUnavailable
 from ..control.settings import ConfigError
-from . import compact, control, daemon, demo, desktop, keys, launch, setup
+from . import backtest, compact, control, daemon, demo, desktop, keys, launch, setup
 from .common import PROG, Context, Subparsers, fail
 
 
@@ -49,6 +49,7 @@ _COMMAND_MODULES: Sequence[Callable[[Subparsers], None]] = (
     launch.add_parsers,
     setup.add_parsers,
     control.add_parsers,
+    backtest.add_parsers,
     compact.add_parsers,
     demo.add_parsers,
 )

@@ -2,15 +2,17 @@
 
 From explicit inputs (config, gateway key, key store, the environment snapshot, an injectable
 upstream transport, paths): the providers with their base URLs resolved and request loops found,
-the router, the upstream client, the mode store, the telemetry writer and recorder, the response
-cache, and the ``Settle`` hook that finishes every record. No I/O here: files open when the app
-starts serving (the writer) or on first use (the cache's database).
+the router, the upstream client, the mode store, the telemetry writer and recorder, the OTLP
+exporter when ``telemetry.otlp.endpoint`` is set, the response cache, and the ``Settle`` hook that
+finishes every record. No I/O here: files open when the app starts serving (the writer) or on
+first use (the cache's database); the OTLP exporter's threads send only once there is something.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import httpx
 
@@ -19,7 +21,7 @@ from ..cache.store import ResponseCache
 from ..control.mode import ModeStore, parse_mode
 from ..control.paths import Paths
 from ..control.secrets import KeyStore
-from ..core.config import Config
+from ..core.config import Config, ConfigError
 from ..routing.runtime import Router
 from ..telemetry.recorder import Recorder
 from ..telemetry.store import db_path
@@ -29,7 +31,27 @@ from ..upstream.targets import Providers
 from .settle import Settle
 from .state import GatewayState
 
+if TYPE_CHECKING:
+    from ..telemetry.otlp import OtlpExporter
+
 log = logging.getLogger("stackbilt_gateway.http")
+
+
+def build_otlp(config: Config) -> OtlpExporter | None:
+    """The OTLP exporter when ``telemetry.otlp.endpoint`` is set (the SDK is imported only then)."""
+    settings = config.telemetry.otlp
+    if not settings.endpoint:
+        return None
+    try:
+        from ..telemetry.otlp import OtlpExporter
+    except ImportError as exc:
+        raise ConfigError(
+            f"telemetry.otlp.endpoint is set but OpenTelemetry is not installed ({exc.name}); "
+            "install the extra: pip install 'stackbilt-llm-gateway[otel]'"
+        ) from None
+    from .. import __version__
+
+    return OtlpExporter(settings, store_prompts=config.telemetry.store_prompts, version=__version__)
 
 
 def build_state(
@@ -57,7 +79,8 @@ def build_state(
         if telemetry
         else None
     )
-    recorder = Recorder(router.prices, writer)
+    otlp = build_otlp(config)
+    recorder = Recorder(router.prices, writer, sink=otlp.emit if otlp is not None else None)
     responses = config.cache.responses
     return GatewayState(
         config=config,
@@ -69,9 +92,10 @@ def build_state(
         router=router,
         mode=ModeStore(paths.state_dir / "mode.json", parse_mode(config.mode)),
         db_path=database,
-        settle=Settle(router, recorder if writer is not None else None),
+        settle=Settle(router, recorder if writer is not None or otlp is not None else None),
         writer=writer,
         recorder=recorder,
+        otlp=otlp,
         response_cache=ResponseCache(database.parent / RESPONSE_CACHE_DB, responses)
         if responses.enabled
         else None,

@@ -1,8 +1,9 @@
 """The per-app runtime state shared by blueprints and the pipeline, built once by ``compose.root``.
 
 Holds the config, the gateway key, the key store, the providers as resolved at start-up, the
-upstream client, the router, the mode, telemetry (writer, recorder) and the response cache, plus
-``settle``: every request record's ``on_finish`` hook. Does not build anything itself.
+upstream client, the router, the mode, telemetry (writer, recorder, OTLP exporter) and the
+response cache, plus ``settle``: every request record's ``on_finish`` hook. Does not build
+anything itself.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from .settle import Settle
 
 if TYPE_CHECKING:
     from ..control.secrets import KeyStore
+    from ..telemetry.otlp import OtlpExporter
 
 
 @dataclass(slots=True)
@@ -43,6 +45,8 @@ class GatewayState:
     settle: Settle
     writer: EventWriter | None = None
     recorder: Recorder | None = None
+    # The OpenTelemetry exporter (None unless telemetry.otlp.endpoint); shut down after serving.
+    otlp: OtlpExporter | None = None
     # The response cache (None unless cache.responses.enabled).
     response_cache: ResponseCache | None = None
     # Set when the daemon was asked to stop: a stream cut from here on was cut by the shutdown.

@@ -1,9 +1,9 @@
 """A small synchronous client for the running daemon's loopback HTTP API.
 
-Owns the calls the desktop processes make (health, today's metrics, provider breaker state,
-the shadow/live mode, the dashboard session hand-off) and how their failures are reported:
-``None`` for "nothing answered", ``NotAvailable`` for an endpoint this daemon does not have yet
-(404/405). Authenticated calls send the gateway key as ``x-api-key``. Does not own starting or
+Owns the calls the desktop processes and the CLI make (health, today's metrics, provider breaker
+state, the shadow/live mode, the dashboard session hand-off, the backtest) and how their failures
+are reported: ``None`` for "nothing answered", ``NotAvailable`` for an endpoint this daemon does
+not have yet (404/405). Authenticated calls send the gateway key as ``x-api-key``. Does not own starting or
 stopping the daemon (``lifecycle``).
 """
 
@@ -86,6 +86,17 @@ class DaemonApi:
     def post(self, path: str, body: Any) -> Any:
         """An authenticated POST of a JSON body (``/v1/context/compact``, …)."""
         return self._call("POST", path, body)
+
+    def backtest(self, since: str = "7d", routes: dict[str, list[str]] | None = None) -> dict[str, Any]:
+        """``POST /backtest``: the recorded events since ``since`` replayed through ``routes``
+        (classes replacing the daemon's own; None: its own table). Raises NotAvailable/ApiError."""
+        body: dict[str, Any] = {"since": since}
+        if routes is not None:
+            body["routes"] = routes
+        data = self._call("POST", "/backtest", body)
+        if not isinstance(data, dict):
+            raise ApiError("POST /backtest: the answer is not a JSON object")
+        return data
 
     def health(self) -> dict[str, Any] | None:
         """``/health`` (open), or None when nothing answers."""

@@ -13,17 +13,26 @@ from pathlib import Path
 
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+# Fixed bounds on what one upstream response may make the gateway buffer (a hostile or broken
+# peer): one SSE line or event, and one tool call's arguments (characters).
+MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024
+MAX_TOOL_ARGUMENT_CHARS = 16 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
 class Timeouts:
-    """Upstream timeouts in seconds."""
+    """Upstream timeouts in seconds, and the bounds of one upstream response body."""
 
     connect: float = 10.0
     # Until the upstream's response headers arrive (long thinking turns can be slow).
     first_byte: float = 600.0
     # Between two chunks of a streaming body.
     idle: float = 300.0
+    # The whole body of one response, from its headers to its last byte (a stream that keeps
+    # sending is cut here, with the client protocol's error event).
+    stream_total: float = 1800.0
+    # The most bytes one response body may carry (a stream past it is cut the same way).
+    stream_max_bytes: int = 512 * 1024 * 1024
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,12 +56,31 @@ class RoutingSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class OtlpSettings:
+    """OpenTelemetry export of each request's span and the GenAI metrics (off unless ``endpoint``)."""
+
+    # The collector's OTLP/HTTP base URL (``/v1/traces`` and ``/v1/metrics`` are appended),
+    # e.g. "http://127.0.0.1:4318". None: no export.
+    endpoint: str | None = None
+    # Extra request headers (a vendor's auth header: better in OTEL_EXPORTER_OTLP_HEADERS, which
+    # is merged in; values are redacted from logs).
+    headers: dict[str, str] = field(default_factory=dict)
+    # The only protocol supported: protobuf over HTTP.
+    protocol: str = "http/protobuf"
+    # The longest one export may take, retries included; then that batch is dropped.
+    timeout_seconds: float = 3.0
+    # Seconds between two metric exports.
+    export_interval_seconds: float = 30.0
+
+
+@dataclass(frozen=True, slots=True)
 class TelemetrySettings:
     retention_days: int = 90
     # Store (redacted) prompt text with each event. Off unless the user opts in.
     store_prompts: bool = False
     # Database file instead of <data_dir>/telemetry.sqlite (relative paths: from the working dir).
     db_path: Path | None = None
+    otlp: OtlpSettings = field(default_factory=OtlpSettings)
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,15 @@ gateway-signed thinking blocks never go to Anthropic — and prompt-cache hints 
 give itself). A body nothing was added to is forwarded byte for byte. Headers are kept in order
 minus hop-by-hop and credentials (``execute.headers``); the credential is the configured provider
 key or, when none is configured, the client's own (``upstream.credentials``). Upstream bytes are
-relayed as they arrive and fed on the side to the wire's usage tap; an upstream error is relayed
-with its status, body and retry headers intact and mapped into the hierarchy by the wire
-(``Wire.upstream_error``: ``retry-after``/``retry-after-ms`` reach the breaker from there).
+relayed as they arrive, whole events at a time (a partial event waits for its end, at most
+``MAX_SSE_EVENT_BYTES``), and fed on the side to the wire's usage tap. A stream cut on the way (the
+upstream's total time or size, an oversized event, a drop, an early end) ends with the client
+protocol's error event, never after the terminal event the tap saw. An upstream error that is the
+wire's JSON error is relayed with its status, body and retry headers intact; any other body (an
+HTML page, plain text, compressed bytes) is answered as the mapped error in the client's shape,
+with the upstream status, a short excerpt and the retry headers. Either way it is mapped into the
+hierarchy by the wire (``Wire.upstream_error``: ``retry-after``/``retry-after-ms`` reach the
+breaker from there).
 
 Never finishes the request record: it fills in the facts (status, usage, first byte, a stream's
 error) and the pipeline finishes the record once.
@@ -22,6 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..core import jsonfast
+from ..core.config import MAX_SSE_EVENT_BYTES
 from ..core.context import RequestRecord
 from ..core.errors import GatewayError, UpstreamProtocolError
 from ..core.ir import GatewayRequest, StreamError
@@ -31,6 +38,7 @@ from ..upstream.credentials import ClientCredential, passthrough_auth
 from ..upstream.targets import Target
 from ..wires.base import StreamWriter, UsageTap, Wire
 from ..wires.cache_hints import CacheHints
+from .error_body import is_wire_error, upstream_error
 from .headers import forward_headers, relay_response_headers
 from .outcome import Outcome
 
@@ -88,16 +96,36 @@ def _redacted(body: bytes) -> bytes:
     return body if clean == text else clean.encode("utf-8")
 
 
+def _retry_header(name: str) -> bool:
+    """Upstream headers a client (or its SDK's retry logic) reads on an error."""
+    low = name.lower()
+    return low.startswith(_RETRY_PREFIXES) or low in ("request-id", "x-request-id")
+
+
+_RETRY_PREFIXES = ("retry-after", "x-ratelimit-", "anthropic-ratelimit-")
+
+
 async def relay_error(resp: UpstreamResponse, target: Target, wire: Wire, record: RequestRecord) -> Outcome:
-    """Relay an upstream error response intact, and map it into the hierarchy (the wire's rules)."""
+    """An upstream error response: relayed intact when it is the wire's JSON error, else answered
+    as the mapped error in the client's shape (status and retry headers kept); mapped into the
+    hierarchy either way (the wire's rules)."""
     try:
         body = await resp.read(MAX_ERROR_BODY)
     finally:
         await resp.aclose()
     body = _redacted(body)
-    mapped = wire.upstream_error(resp.status, body, resp.headers, target.spec.name)
     record.status = resp.status
-    return Outcome(resp.status, relay_response_headers(resp.headers.multi_items()), body=body, error=mapped)
+    headers = relay_response_headers(resp.headers.multi_items())
+    if is_wire_error(body):
+        mapped = wire.upstream_error(resp.status, body, resp.headers, target.spec.name)
+        return Outcome(resp.status, headers, body=body, error=mapped)
+    mapped = upstream_error(wire, resp.status, body, resp.headers, target.spec.name)
+    _, extra, payload = wire.renderer.error(mapped)
+    kept = [(name, value) for name, value in headers if _retry_header(name)]
+    names = {name.lower() for name, _ in kept}
+    kept += [(name, value) for name, value in extra.items() if name.lower() not in names]
+    out = [("content-type", "application/json"), *kept]
+    return Outcome(resp.status, out, body=jsonfast.dumps(payload), error=mapped)
 
 
 @dataclass(slots=True)
@@ -150,19 +178,61 @@ async def passthrough(
     return Outcome(resp.status, resp_headers, body=data)
 
 
+# A chunk ending like this ends with a whole event (the usual chunk: relayed as it is).
+_EVENT_END = (b"\n\n", b"\r\n\r\n")
+
+
+def _last_event_end(data: bytes) -> int:
+    """Where the last complete event in ``data`` ends (two line ends in a row), 0 if none."""
+    end = max(data.rfind(b"\n\n"), data.rfind(b"\r\r"), data.rfind(b"\n\r"))
+    if end < 0:
+        return 0
+    end += 2
+    if data[end - 1 : end] == b"\r" and data[end : end + 1] == b"\n":
+        end += 1  # the CRLF's LF
+    return end
+
+
+def _too_large(record: RequestRecord) -> UpstreamProtocolError:
+    return UpstreamProtocolError(
+        f"{record.provider} sent a stream event larger than {MAX_SSE_EVENT_BYTES} bytes",
+        provider=record.provider,
+    )
+
+
 async def _relay(
     resp: UpstreamResponse, tap: UsageTap, writer: StreamWriter | None, record: RequestRecord
 ) -> AsyncIterator[bytes]:
     error: GatewayError | None = None
     at_boundary = True
+    held: list[bytes] = []  # the partial event after the last whole one: relayed once it ends
+    held_size = 0
     try:
         async for chunk in resp.iter_raw():
             try:
                 tap.feed(chunk)
             except ValueError:
                 pass  # the tap never breaks the relay
-            at_boundary = chunk.endswith((b"\n\n", b"\r\n\r\n"))
-            yield chunk
+            if not held and chunk.endswith(_EVENT_END):
+                yield chunk
+                continue
+            tail = held[-1][-3:] if held else b""  # an event end may start in the held bytes
+            cut = _last_event_end(tail + chunk) - len(tail)
+            if cut <= 0:
+                held.append(chunk)
+                held_size += len(chunk)
+                if held_size > MAX_SSE_EVENT_BYTES:
+                    raise _too_large(record)
+                continue
+            held.append(chunk[:cut])
+            yield b"".join(held)
+            rest = chunk[cut:]
+            held, held_size = ([rest], len(rest)) if rest else ([], 0)
+        if held:  # the stream ended inside an event: what came is relayed, as it came
+            last = b"".join(held)
+            held = []
+            at_boundary = last.endswith(_EVENT_END)
+            yield last
         tap.close()
         if not tap.finished and tap.error is None:
             error = UpstreamProtocolError(
@@ -177,6 +247,10 @@ async def _relay(
         record.usage.copy_from(tap.usage)
         if tap.error and error is None:
             record.error = tap.error
+        if error is not None and (tap.finished or tap.error is not None):
+            # The client already has the stream's end: the failure is noted, nothing appended.
+            record.error = f"after the stream's final event: {error.kind}: {error.message}"
+            error = None
         record.stream_error = error
     if error is not None and writer is not None:
         yield (b"" if at_boundary else b"\n\n") + writer.render(StreamError(error))

@@ -4,8 +4,11 @@ IR → the provider's translation wire (``wires.registry.translation_wire``: its
 wire's prompt-cache hints), upstream response/stream → IR → the client's protocol (through the
 client wire's renderer). ``fetch`` is the single non-stream attempt that the compaction endpoint
 shares. The stream's first event is sent only once the upstream answered 200, so failures before
-that are ordinary HTTP errors in the client's shape; failures after it are the client protocol's
-in-stream error (``record.stream_error``). Never finishes the record: the pipeline does.
+that are ordinary HTTP errors in the client's shape (an error body that is not JSON is described
+by its status and a short excerpt, ``execute.error_body``); failures after it are the client
+protocol's in-stream error (``record.stream_error``): the upstream's own, a drop, the response's
+total time or size (``upstream.client``), an event past ``MAX_SSE_EVENT_BYTES`` or one tool call's
+arguments past ``MAX_TOOL_ARGUMENT_CHARS``. Never finishes the record: the pipeline does.
 """
 
 from __future__ import annotations
@@ -14,16 +17,26 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 
 from ..core import jsonfast
+from ..core.config import MAX_SSE_EVENT_BYTES, MAX_TOOL_ARGUMENT_CHARS
 from ..core.context import RequestRecord
 from ..core.errors import GatewayError, UpstreamProtocolError
-from ..core.ir import GatewayRequest, GatewayResponse, MessageDelta, StreamError, StreamEvent, TextDelta
+from ..core.ir import (
+    GatewayRequest,
+    GatewayResponse,
+    MessageDelta,
+    StreamError,
+    StreamEvent,
+    TextDelta,
+    ToolArgsDelta,
+)
 from ..upstream.client import UpstreamClient, UpstreamResponse
 from ..upstream.credentials import translated_auth
 from ..upstream.targets import Target
 from ..wires.base import SSE_HEADERS, ClientRenderer, StreamDecoder, StreamWriter, UpstreamCodec, Wire
 from ..wires.cache_hints import CacheHints
 from ..wires.registry import translation_wire
-from ..wires.sse import SSEParser
+from ..wires.sse import SSEParser, SSETooLarge
+from .error_body import upstream_error
 from .outcome import Outcome
 
 MAX_ERROR_BODY = 1024 * 1024
@@ -56,7 +69,7 @@ async def _open(
         finally:
             await resp.aclose()
         record.status = resp.status
-        raise wire.upstream_error(resp.status, raw, resp.headers, spec.name)
+        raise upstream_error(wire, resp.status, raw, resp.headers, spec.name)
     return wire, codec, resp
 
 
@@ -138,8 +151,11 @@ def _as_gateway(exc: Exception) -> GatewayError:
     return exc if isinstance(exc, GatewayError) else UpstreamProtocolError(str(exc))
 
 
-def _emit(events: list[StreamEvent], writer: StreamWriter, record: RequestRecord) -> bytes:
-    """Render IR events; an in-band StreamError is raised so the stream ends with an error."""
+def _emit(
+    events: list[StreamEvent], writer: StreamWriter, record: RequestRecord, tool_chars: dict[int, int]
+) -> bytes:
+    """Render IR events; an in-band StreamError is raised so the stream ends with an error, and
+    so is a tool call whose arguments grew past the cap (``tool_chars``: per block, so far)."""
     if len(events) == 1 and type(events[0]) is TextDelta:  # the bulk of a stream
         return writer.render(events[0])
     out: list[bytes] = []
@@ -148,6 +164,14 @@ def _emit(events: list[StreamEvent], writer: StreamWriter, record: RequestRecord
             raise _as_gateway(ev.error)
         if isinstance(ev, MessageDelta):
             record.usage = ev.usage
+        elif isinstance(ev, ToolArgsDelta):
+            size = tool_chars[ev.index] = tool_chars.get(ev.index, 0) + len(ev.partial_json)
+            if size > MAX_TOOL_ARGUMENT_CHARS:
+                raise UpstreamProtocolError(
+                    f"{record.provider} sent tool-call arguments longer than "
+                    f"{MAX_TOOL_ARGUMENT_CHARS} characters",
+                    provider=record.provider,
+                )
         out.append(writer.render(ev))
     return b"".join(out)
 
@@ -162,12 +186,13 @@ async def _stream(
     writer = renderer.stream(request)
     parser = SSEParser()
     error: GatewayError | None = None
+    tools: dict[int, int] = {}
     try:
-        yield _emit(decoder.start(), writer, record)
+        yield _emit(decoder.start(), writer, record, tools)
         async for chunk in resp.iter_raw():
             out: list[bytes] = []
             for sse in parser.feed(chunk):
-                out.append(_emit(decoder.feed(sse), writer, record))
+                out.append(_emit(decoder.feed(sse), writer, record, tools))
                 if decoder.done:
                     break
             if out:
@@ -176,8 +201,13 @@ async def _stream(
                 break
         if not decoder.done:
             for sse in parser.flush():
-                yield _emit(decoder.feed(sse), writer, record)
-        yield _emit(decoder.finish(), writer, record) + writer.close()
+                yield _emit(decoder.feed(sse), writer, record, tools)
+        yield _emit(decoder.finish(), writer, record, tools) + writer.close()
+    except SSETooLarge:
+        error = UpstreamProtocolError(
+            f"{record.provider} sent a stream event larger than {MAX_SSE_EVENT_BYTES} bytes",
+            provider=record.provider,
+        )
     except GatewayError as exc:
         error = exc
     finally:

@@ -25,7 +25,7 @@ from ..core.errors import GatewayError, InternalError, InvalidRequest, NotFound,
 from ..core.providers import builtin_providers
 from ..pipeline import new_request_id
 from ..upstream.credentials import needs_key
-from . import anthropic_bp, compact_bp, control_bp, health_bp, metrics_bp, openai_bp, ui_bp
+from . import anthropic_bp, backtest_bp, compact_bp, control_bp, health_bp, metrics_bp, openai_bp, ui_bp
 from .guard import (
     OPEN_PATHS,
     authenticate,
@@ -86,6 +86,7 @@ def create_app(
     async def _start() -> None:
         if writer is not None:
             paths.data_dir.mkdir(parents=True, exist_ok=True)
+            await asyncio.to_thread(writer.prepare)
             writer.start()
         app.extensions["stackbilt_tasks"] = [asyncio.get_running_loop().create_task(_refresh_configured())]
 
@@ -96,6 +97,8 @@ def create_app(
         await st.upstream.aclose()
         if writer is not None:
             await asyncio.to_thread(writer.close)
+        if st.otlp is not None:  # sends what is queued, within its export timeout
+            await asyncio.to_thread(st.otlp.shutdown)
 
     @app.before_request
     async def _guard() -> None:
@@ -151,6 +154,7 @@ def create_app(
     app.register_blueprint(control_bp.bp)
     app.register_blueprint(metrics_bp.bp)
     app.register_blueprint(compact_bp.bp)
+    app.register_blueprint(backtest_bp.bp)
     app.register_blueprint(ui_bp.bp)
     return app
 

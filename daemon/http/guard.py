@@ -30,6 +30,7 @@ SESSION_PATHS = frozenset(
         "/metrics/summary",
         "/metrics/prometheus",
         "/events/recent",
+        "/backtest",
         "/shadow/stats",
         "/providers",
         "/control/mode",

@@ -13,6 +13,8 @@ per request at concurrency 32 in the benchmark. The writer's ``emit`` only enque
 response-cache hit (``context.response_hit``) is recorded as served by ``"cache"`` at cost 0,
 saving what the cached answer cost to produce. Costs are priced under the request's price
 conditions (``context.price_conditions``, e.g. the 1M-context beta), and cache writes by lifetime.
+The signals also keep what the backtest (``routing.backtest``) replays that is not a column: the
+rule that fired, the prompt-cache identity and the price conditions.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..core.context import FallbackAttempt, RequestRecord
@@ -118,10 +121,29 @@ def _response_hit(event: GatewayRequestEvent, record: RequestRecord, prices: Pri
     event.cost_estimated = would.estimated
 
 
+def _replay_facts(record: RequestRecord) -> dict[str, object]:
+    """What the backtest (``routing.backtest``) needs to replay the request and is not a column:
+    the decision's rule, the prompt-cache identity and the price conditions (never the prompt)."""
+    ctx = record.context
+    facts: dict[str, object] = {}
+    if ctx.decision is not None:
+        facts["rule"] = ctx.decision.rule
+    if ctx.cache_identity is not None:
+        facts["cache_identity"] = ctx.cache_identity
+    if ctx.price_conditions:
+        facts["price_conditions"] = sorted(ctx.price_conditions)
+    return facts
+
+
 def build_event(
-    record: RequestRecord, prices: PriceBook, session: SessionSnapshot | None = None
+    record: RequestRecord,
+    prices: PriceBook,
+    session: SessionSnapshot | None = None,
+    *,
+    ts: float | None = None,
 ) -> GatewayRequestEvent:
-    """The event of a finished ``record``; ``session``: its session's memory before it."""
+    """The event of a finished ``record``; ``session``: its session's memory before it; ``ts``:
+    when it finished by the recorder's clock (default: the record's finish time)."""
     ctx = record.context
     u = record.usage
     est = _savings(record, prices, session)
@@ -132,7 +154,7 @@ def build_event(
     status: EventStatus = "client_closed" if record.status == 499 else ("ok" if ok else "error")
     event = GatewayRequestEvent(
         id=record.request_id,
-        ts=record.finished_at if record.finished_at is not None else time.time(),
+        ts=ts if ts is not None else (record.finished_at if record.finished_at is not None else time.time()),
         client=ctx.client,
         protocol=record.protocol,
         session_id=ctx.session,
@@ -145,6 +167,7 @@ def build_event(
             "plan_reasons": list(ctx.plan_reasons),
             **({"response_cache": ctx.response_cache} if ctx.response_cache is not None else {}),
             **({"why": why} if (why := _why(record, est, session)) else {}),
+            **_replay_facts(record),
         },
         mode=ctx.mode,
         requested_provider=requested[0],
@@ -181,32 +204,50 @@ def build_event(
 
 
 class Recorder:
-    """Prices a finished record and hands its event to the writer, just after the response."""
+    """Prices a finished record and hands its event to the writer (and the optional second sink,
+    the OTLP exporter), just after the response."""
 
-    def __init__(self, prices: PriceBook, writer: EventWriter | None) -> None:
+    def __init__(
+        self,
+        prices: PriceBook,
+        writer: EventWriter | None,
+        clock: Callable[[], float] | None = None,
+        *,
+        sink: Callable[[GatewayRequestEvent], None] | None = None,
+    ) -> None:
         self.prices = prices
         self.writer = writer
+        # A second consumer of every event besides the writer (the OTLP exporter's ``emit``):
+        # called on the event loop, after the writer; must not block or raise.
+        self.sink = sink
         self.failed = 0
+        # Dates each event when set (a test hands in the fake upstream's clock, as it does to
+        # ``CacheBook.clock``, so a backtest replays the idle gaps the caches saw); None: the
+        # record's finish time.
+        self.clock = clock
 
     def __call__(self, record: RequestRecord, session: SessionSnapshot | None = None) -> None:
-        if self.writer is None:
+        if self.writer is None and self.sink is None:
             return
+        ts = self.clock() if self.clock is not None else None
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:  # not on an event loop (a worker thread): build it now
-            self._emit(record, session)
+            self._emit(record, session, ts)
             return
-        loop.call_soon(self._emit, record, session)
+        loop.call_soon(self._emit, record, session, ts)
 
-    def _emit(self, record: RequestRecord, session: SessionSnapshot | None) -> None:
-        assert self.writer is not None
+    def _emit(self, record: RequestRecord, session: SessionSnapshot | None, ts: float | None = None) -> None:
         try:
-            event = build_event(record, self.prices, session)
+            event = build_event(record, self.prices, session, ts=ts)
         except Exception:  # one bad record never breaks serving or the next event
             self.failed += 1
             log.exception("telemetry: building the event of %s failed", record.request_id)
             return
-        self.writer.emit(event)
+        if self.writer is not None:
+            self.writer.emit(event)
+        if self.sink is not None:
+            self.sink(event)
 
 
 __all__ = ["FallbackAttempt", "Recorder", "SessionSnapshot", "build_event"]

@@ -125,6 +125,14 @@ class EventWriter:
     def pending(self) -> int:
         return len(self._buffer)
 
+    def prepare(self) -> None:
+        """Open and migrate the database once, before serving, so read APIs never see a schema
+        the writer thread has not finished migrating; a failure is left for the thread to report."""
+        try:
+            open_db(self.path).close()
+        except (sqlite3.Error, OSError):
+            pass
+
     def start(self) -> None:
         if self._thread is None:
             self._drained_at = time.monotonic()

@@ -5,7 +5,8 @@ per request than httpx's default transport here), called directly with ``httpx.R
 objects. A gateway wants none of ``httpx.AsyncClient``'s extras: no cookie jar (an upstream's
 ``Set-Cookie`` must never ride along on the next user's request, so the aiohttp session's jar is
 a dummy too), no default headers, no auth or redirect machinery, and they cost ~40 µs per
-request. Explicit connect / first-byte / idle timeouts. Requests always ask for
+request. Explicit connect / first-byte / idle timeouts, and bounds on one response body (its total
+time and size: a stream that keeps sending is cut, never held forever). Requests always ask for
 ``accept-encoding: identity`` unless the caller chose (bodies are read raw and parsed or
 tapped) and carry the gateway's user agent when the caller sent none. Transport failures become
 ``UpstreamTimeout`` / ``UpstreamUnavailable`` here, once. Knows nothing of protocols: callers
@@ -24,7 +25,7 @@ import httpx
 from httpx_aiohttp import AiohttpTransport
 
 from ..core.config import Timeouts
-from ..core.errors import GatewayError, UpstreamTimeout, UpstreamUnavailable
+from ..core.errors import GatewayError, UpstreamProtocolError, UpstreamTimeout, UpstreamUnavailable
 
 USER_AGENT = "stackbilt-llm-gateway/0.1"
 MAX_CONNECTIONS = 200
@@ -61,26 +62,53 @@ class UpstreamResponse:
     _idle: float
     _provider: str
     _url: str
+    # The whole body's time (seconds from the response head: ``_deadline`` in loop time) and size.
+    _total: float = float("inf")
+    _deadline: float = float("inf")
+    _max_bytes: int | None = None
     _complete: bool = False
 
     async def iter_raw(self) -> AsyncIterator[bytes]:
-        """Body chunks as they arrive; raises a GatewayError on an idle timeout or a drop."""
+        """Body chunks as they arrive; raises a GatewayError on an idle timeout, a drop, or a body
+        past its total time or size."""
         if self._resp.is_stream_consumed:  # a pre-read body (in-memory transports)
             if self._resp.content:
                 yield self._resp.content
             return
         it = self._resp.aiter_raw().__aiter__()
+        loop = asyncio.get_running_loop()
+        deadline, idle, limit = self._deadline, self._idle, self._max_bytes
+        size = 0
         while True:
+            now = loop.time()
             try:
-                async with asyncio.timeout(self._idle):
+                async with asyncio.timeout_at(min(now + idle, deadline)):
                     chunk = await it.__anext__()
             except StopAsyncIteration:
                 self._complete = True
                 return
-            except (httpx.TransportError, aiohttp.ClientError, TimeoutError) as exc:
+            except TimeoutError as exc:
+                if loop.time() >= deadline:
+                    raise self._too_long() from exc
+                raise map_transport_error(exc, self._provider, self._url) from exc
+            except (httpx.TransportError, aiohttp.ClientError) as exc:
                 raise map_transport_error(exc, self._provider, self._url) from exc
             if chunk:
+                size += len(chunk)
+                if limit is not None and size > limit:
+                    raise UpstreamProtocolError(
+                        f"{self._provider} sent more than {limit} bytes in one response "
+                        "(timeouts.stream_max_bytes)",
+                        provider=self._provider,
+                    )
                 yield chunk
+
+    def _too_long(self) -> UpstreamTimeout:
+        return UpstreamTimeout(
+            f"{self._provider} was still sending after {self._total:g} s, the total time allowed for "
+            "one response (timeouts.stream_total)",
+            provider=self._provider,
+        )
 
     async def read(self, limit: int) -> bytes:
         """The whole body, at most ``limit`` bytes (more is a protocol error upstream)."""
@@ -172,4 +200,15 @@ class UpstreamClient:
                 resp = await self._transport.handle_async_request(request)
         except (httpx.TransportError, aiohttp.ClientError, OSError, TimeoutError) as exc:
             raise map_transport_error(exc, provider, url) from exc
-        return UpstreamResponse(resp.status_code, resp.headers, resp, self.timeouts.idle, provider, url)
+        total = self.timeouts.stream_total
+        return UpstreamResponse(
+            resp.status_code,
+            resp.headers,
+            resp,
+            self.timeouts.idle,
+            provider,
+            url,
+            total,
+            asyncio.get_running_loop().time() + total,
+            self.timeouts.stream_max_bytes,
+        )

@@ -26,7 +26,9 @@ class SSEUsageTap:
         self.finished = False
         self.error: str | None = None
         self.has_usage = False
-        self._scanner = BlockScanner(max_event_bytes=8 * 1024 * 1024)
+        # The relay's own bound on one event (``MAX_SSE_EVENT_BYTES``): it cuts the stream there,
+        # so the tap never stops observing a stream the relay still passes on.
+        self._scanner = BlockScanner()
         self._broken = False
 
     def feed(self, chunk: bytes) -> None:

@@ -2,7 +2,8 @@
 
 Owns block sequencing for a Chat upstream: reasoning and text deltas become blocks streamed
 live (one open at a time, indices strictly increasing from 0); tool-call fragments are buffered
-per Chat index and emitted whole at the end, because providers interleave them (§4.9 #5, #6).
+per Chat index and emitted whole at the end, because providers interleave them (§4.9 #5, #6);
+one call's arguments past ``MAX_TOOL_ARGUMENT_CHARS`` end the stream with an error instead.
 Does not read bytes or SSE framing (the caller feeds parsed ``data:`` JSON payloads) and does
 not decide whether a stream that ended early is an error.
 """
@@ -11,8 +12,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from ...core.config import MAX_TOOL_ARGUMENT_CHARS
+from ...core.errors import UpstreamProtocolError
 from ...core.ir import (
     JSON,
     BlockKind,
@@ -40,7 +43,13 @@ from .common import stop_reason, usage_from_chat
 class _Call:
     id: str | None = None
     name: str | None = None
-    arguments: str = ""
+    # Argument fragments as they came (joined once at the end: ``+=`` on an attribute is quadratic).
+    parts: list[str] = field(default_factory=list)
+    size: int = 0
+
+    @property
+    def arguments(self) -> str:
+        return "".join(self.parts)
 
 
 class ChatStreamDecoder:
@@ -113,9 +122,10 @@ class ChatStreamDecoder:
         events.append(TextDelta(self._open_index, text))
         return events
 
-    def _on_tool_fragment(self, fragment: object, position: int) -> None:
+    def _on_tool_fragment(self, fragment: object, position: int) -> StreamError | None:
+        """Buffer one fragment; a call whose arguments grew past the cap is an error."""
         if not isinstance(fragment, dict):
-            return
+            return None
         index = fragment.get("index")
         frag_id = fragment.get("id")
         if not isinstance(index, int) or isinstance(index, bool):
@@ -134,10 +144,18 @@ class ChatStreamDecoder:
             if isinstance(name, str) and name and call.name is None:
                 call.name = name
             arguments = function.get("arguments")
-            if isinstance(arguments, str):
-                call.arguments += arguments
-            elif isinstance(arguments, dict):
-                call.arguments += json.dumps(arguments, ensure_ascii=False)
+            if isinstance(arguments, dict):
+                arguments = json.dumps(arguments, ensure_ascii=False)
+            if isinstance(arguments, str) and arguments:
+                call.parts.append(arguments)
+                call.size += len(arguments)
+                if call.size > MAX_TOOL_ARGUMENT_CHARS:
+                    message = (
+                        f"{self.provider or 'the upstream'} sent tool-call arguments longer than "
+                        f"{MAX_TOOL_ARGUMENT_CHARS} characters"
+                    )
+                    return StreamError(UpstreamProtocolError(message, provider=self.provider))
+        return None
 
     # --- feeding ----------------------------------------------------------------------------
 
@@ -169,7 +187,10 @@ class ChatStreamDecoder:
                     events += self._on_text(content)
                 fragments = delta.get("tool_calls")
                 for position, fragment in enumerate(fragments if isinstance(fragments, list) else []):
-                    self._on_tool_fragment(fragment, position)
+                    error = self._on_tool_fragment(fragment, position)
+                    if error is not None:
+                        self._done = True
+                        return [*events, error]
             if choice.get("finish_reason") is not None:
                 self._finish = choice["finish_reason"]
         return events
@@ -213,8 +234,9 @@ class ChatStreamDecoder:
             if not call_id or call_id in seen:
                 call_id = generate_tool_id(self.message_id, chat_index)
             seen.add(call_id)
-            arguments = parse_arguments(call.arguments)
-            args_json = call.arguments.strip() if arguments and call.arguments.strip() else "{}"
+            text = call.arguments
+            arguments = parse_arguments(text)
+            args_json = text.strip() if arguments and text.strip() else "{}"
             index = self._next_index
             self._next_index += 1
             self._chars += len(args_json)

@@ -1,0 +1,346 @@
+"""The backtest: recorded events replayed through a route table, with the prompt-cache model.
+
+Owns reading recorded events for a replay (``load``: the one read of the telemetry database here,
+run in a worker thread), turning a stored row into a ``Recorded`` request (``recorded``), and the
+pure replay (``replay``). For every request, in the order it finished:
+
+- the planner (``policy.plan``, live mode, every provider healthy) picks where the route table
+  sends it, from what the event recorded: route class, confidence, rule, signals (estimated
+  tokens, tools, images, thinking, ``max_tokens``), requested model, client; the simulated
+  world's session stickiness is the replay's own;
+- the cache model (``costs.counterfactual.step``) re-bills the request on that model given its
+  cache in the simulated world, while the world that happened advances from the usage the
+  upstream billed (per cache identity and model, with the recorded timestamps, so lifetimes and
+  idle gaps count) — the same counterfactual shadow projections use;
+- both sides are priced (``costs.prices.cost_of``, under the request's price conditions).
+
+The report gives per session and per route class the actual spend, the simulated spend, the
+savings (actual - simulated), moves taken (the table moved the request off the requested model)
+and moves refused (the table named another model, the planner refused it: each with the rule
+that classified the request and the planner's reasons). Errors and response-cache hits are not
+replayed (counted as ``skipped``); a request whose model has no price on either side is counted
+as ``unpriced`` and left out of the sums, so the sums always add up.
+
+Needs no prompt text (works with ``telemetry.store_prompts`` off): the cache identity, the rule
+and the price conditions ride in the event's signals (``telemetry.recorder``). Events recorded
+before they did use the session as their cache identity. Does not serve, route live traffic or
+write anything.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeGuard
+
+from ..core.context import RouteDecision
+from ..core.ir import GatewayRequest, Protocol, ThinkingConfig, Usage
+from ..core.route_classes import ROUTE_CLASSES, RouteClass
+from ..costs.cache_state import CacheState, ModelRef
+from ..costs.counterfactual import step
+from ..costs.prices import PriceBook, cost_of
+from ..telemetry.events import from_row
+from ..telemetry.queries import events_reader
+from .policy import Requested, RouteTable, plan
+from .registry import Registry
+
+# Listed moves (taken and refused) per report; the counts are always complete.
+MAX_LISTED = 200
+_PROTOCOLS: dict[str, Protocol] = {"anthropic": "anthropic", "chat": "chat", "responses": "responses"}
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded:
+    """One recorded request as the replay reads it."""
+
+    id: str
+    ts: float
+    session: str | None
+    identity: str
+    client: str
+    protocol: Protocol
+    route_class: RouteClass | None
+    confidence: float
+    rule: str
+    signals: Mapping[str, object]
+    requested: ModelRef
+    served: ModelRef
+    pinned: bool
+    usage: Usage
+    conditions: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The route table to test and what the planner needs besides it (the daemon's own)."""
+
+    table: RouteTable
+    registry: Registry
+    prices: PriceBook
+    configured: Callable[[str], bool]
+    allow_experimental: bool = False
+    min_confidence: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A request the table moved (``to`` set) or tried to move and the planner refused."""
+
+    event_id: str
+    session: str | None
+    route_class: str
+    rule: str
+    requested: str
+    to: str | None
+    reasons: tuple[str, ...]
+    savings_usd: float | None
+
+
+@dataclass(slots=True)
+class Tally:
+    """Sums over a set of replayed requests (``savings_usd`` = actual - simulated)."""
+
+    requests: int = 0
+    actual_usd: float = 0.0
+    simulated_usd: float = 0.0
+    moves_taken: int = 0
+    moves_refused: int = 0
+    unpriced: int = 0
+
+    @property
+    def savings_usd(self) -> float:
+        return self.actual_usd - self.simulated_usd
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "requests": self.requests,
+            "actual_usd": round(self.actual_usd, 8),
+            "simulated_usd": round(self.simulated_usd, 8),
+            "savings_usd": round(self.savings_usd, 8),
+            "moves_taken": self.moves_taken,
+            "moves_refused": self.moves_refused,
+            "unpriced": self.unpriced,
+        }
+
+
+@dataclass(slots=True)
+class Report:
+    totals: Tally = field(default_factory=Tally)
+    by_session: dict[str, Tally] = field(default_factory=dict)
+    by_class: dict[str, Tally] = field(default_factory=dict)
+    taken: list[Move] = field(default_factory=list)
+    refused: list[Move] = field(default_factory=list)
+    skipped: int = 0
+
+    def as_dict(self) -> dict[str, Any]:
+        def moves(items: list[Move]) -> list[dict[str, Any]]:
+            return [
+                {
+                    "event_id": m.event_id,
+                    "session": m.session,
+                    "route_class": m.route_class,
+                    "rule": m.rule,
+                    "requested": m.requested,
+                    "to": m.to,
+                    "reasons": list(m.reasons),
+                    "savings_usd": None if m.savings_usd is None else round(m.savings_usd, 8),
+                }
+                for m in items[:MAX_LISTED]
+            ]
+
+        return {
+            "totals": self.totals.as_dict(),
+            "skipped": self.skipped,
+            "by_session": {k: v.as_dict() for k, v in sorted(self.by_session.items())},
+            "by_class": {k: v.as_dict() for k, v in sorted(self.by_class.items())},
+            "moves_taken": moves(self.taken),
+            "moves_refused": moves(self.refused),
+        }
+
+
+# -- reading events --------------------------------------------------------------------------------
+
+
+def load(path: Path, *, since: float | None = None) -> list[dict[str, Any]]:
+    """Every event since ``since`` in the order it was recorded (blocking: run it in a thread)."""
+    with events_reader(path) as conn:
+        if conn is None:
+            return []
+        conn.row_factory = sqlite3.Row
+        rows = conn.execute("SELECT * FROM events WHERE ts >= ? ORDER BY ts, rowid", (since or 0.0,))
+        return [from_row(dict(row)) for row in rows]
+
+
+def _is_class(value: object) -> TypeGuard[RouteClass]:
+    return isinstance(value, str) and value in ROUTE_CLASSES
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def recorded(row: Mapping[str, Any]) -> Recorded | None:
+    """A stored event as a replayable request; None for what is not replayed (errors, cut
+    streams that billed nothing, response-cache hits, requests that reached no upstream)."""
+    provider, model = row.get("selected_provider"), row.get("selected_model")
+    if not provider or not model or row.get("cache_status") == "response_hit":
+        return None
+    if row.get("status") == "error":
+        return None
+    usage = Usage(
+        input_tokens=_int(row.get("input_tokens")),
+        output_tokens=_int(row.get("output_tokens")),
+        cache_read_tokens=_int(row.get("cache_read_tokens")),
+        cache_write_tokens=_int(row.get("cache_write_tokens")),
+        cache_write_1h_tokens=_int(row.get("cache_write_1h_tokens")),
+        reasoning_tokens=_int(row.get("reasoning_tokens")),
+        estimated=bool(row.get("usage_estimated")),
+    )
+    if usage.total_input_tokens + usage.output_tokens == 0:
+        return None
+    signals = row.get("signals") if isinstance(row.get("signals"), dict) else {}
+    assert isinstance(signals, dict)
+    reasons = signals.get("plan_reasons")
+    pinned = isinstance(reasons, list) and bool(reasons) and str(reasons[0]).startswith("pinned")
+    session = row.get("session_id")
+    identity = signals.get("cache_identity")
+    conditions = signals.get("price_conditions")
+    requested = (row.get("requested_provider"), row.get("requested_model"))
+    route_class = row.get("route_class")
+    return Recorded(
+        id=str(row.get("id")),
+        ts=float(row.get("ts") or 0.0),
+        session=session if isinstance(session, str) else None,
+        identity=identity if isinstance(identity, str) else f"session:{session or row.get('id')}",
+        client=str(row.get("client") or "unknown"),
+        protocol=_PROTOCOLS.get(str(row.get("protocol")), "anthropic"),
+        route_class=route_class if _is_class(route_class) else None,
+        confidence=float(row.get("confidence") or 0.0),
+        rule=str(signals.get("rule") or ""),
+        signals=signals,
+        requested=(str(requested[0]), str(requested[1])) if all(requested) else (provider, model),
+        served=(provider, model),
+        pinned=pinned,
+        usage=usage,
+        conditions=frozenset(str(c) for c in conditions) if isinstance(conditions, list) else frozenset(),
+    )
+
+
+# -- the replay ------------------------------------------------------------------------------------
+
+
+def _request(event: Recorded) -> GatewayRequest:
+    """The little of the request the planner reads beyond the signals (max_tokens, thinking)."""
+    max_tokens = event.signals.get("max_tokens")
+    effort = event.signals.get("effort")
+    thinking = (
+        ThinkingConfig(effort=effort if isinstance(effort, str) else None)
+        if event.signals.get("thinking") is True
+        else None
+    )
+    return GatewayRequest(
+        protocol=event.protocol,
+        model=event.requested[1],
+        messages=[],
+        max_tokens=max_tokens if isinstance(max_tokens, int) and not isinstance(max_tokens, bool) else None,
+        thinking=thinking,
+    )
+
+
+def route(event: Recorded, policy: Policy, sticky: str | None) -> tuple[ModelRef, tuple[str, ...]]:
+    """Where ``policy`` sends ``event`` (live mode, every provider healthy) and the planner's reasons."""
+    if event.route_class is None:
+        return event.requested, ("not classified: served as requested",)
+    decision = RouteDecision(event.route_class, event.confidence, event.rule, event.signals)
+    the_plan = plan(
+        _request(event),
+        decision,
+        Requested(event.requested[0], event.requested[1], event.pinned),
+        mode="live",
+        route_table=policy.table,
+        registry=policy.registry,
+        health=lambda _provider: True,
+        sticky=sticky,
+        client=event.client,
+        allow_experimental=policy.allow_experimental,
+        configured=policy.configured,
+        prices=policy.prices,
+        min_confidence=policy.min_confidence,
+    )
+    chosen = the_plan.would_route
+    target = (chosen.provider, chosen.model) if chosen is not None else event.requested
+    return target, the_plan.reasons
+
+
+def _refusals(reasons: Sequence[str]) -> tuple[str, ...]:
+    return tuple(r for r in reasons if r.startswith(("skip ", "confidence below")))
+
+
+def replay(events: Iterable[Recorded], policy: Policy) -> Report:
+    """Replay ``events`` (in the order they finished) through ``policy`` (module docstring)."""
+    report = Report()
+    caches: dict[tuple[str, str, ModelRef], CacheState] = {}
+    sticky: dict[str, str] = {}
+    for event in events:
+        target, reasons = route(event, policy, sticky.get(event.session) if event.session else None)
+        served_key = ("actual", event.identity, event.served)
+        other_key = ("simulated", event.identity, target)
+        result = step(
+            event.served,
+            target,
+            event.usage,
+            served_before=caches.get(served_key),
+            other_before=caches.get(other_key),
+            now=event.ts,
+        )
+        for key, state in ((served_key, result.served_after), (other_key, result.other_after)):
+            if state is not None:
+                caches[key] = state
+        if event.session:
+            sticky[event.session] = target[0]
+        actual = cost_of(policy.prices.get(*event.served), event.usage, event.conditions)
+        simulated = cost_of(policy.prices.get(*target), result.counterfactual.usage, event.conditions)
+        priced = actual.priced and simulated.priced
+        klass = event.route_class or "unclassified"
+        tallies = (
+            report.totals,
+            report.by_session.setdefault(event.session or "(no session)", Tally()),
+            report.by_class.setdefault(klass, Tally()),
+        )
+        refused = _refusals(reasons) if target == event.requested else ()
+        requested = f"{event.requested[0]}/{event.requested[1]}"
+        saving = actual.total - simulated.total if priced else None
+        if target != event.requested:
+            to = f"{target[0]}/{target[1]}"
+            report.taken.append(Move(event.id, event.session, klass, event.rule, requested, to, (), saving))
+        elif refused:
+            report.refused.append(
+                Move(event.id, event.session, klass, event.rule, requested, None, refused, saving)
+            )
+        for tally in tallies:
+            tally.requests += 1
+            tally.moves_taken += target != event.requested
+            tally.moves_refused += bool(refused)
+            if priced:
+                tally.actual_usd += actual.total
+                tally.simulated_usd += simulated.total
+            else:
+                tally.unpriced += 1
+    return report
+
+
+def backtest(rows: Iterable[Mapping[str, Any]], policy: Policy) -> Report:
+    """Stored event rows (``load``) replayed through ``policy``; rows not replayed are ``skipped``."""
+    events: list[Recorded] = []
+    skipped = 0
+    for row in rows:
+        event = recorded(row)
+        if event is None:
+            skipped += 1
+        else:
+            events.append(event)
+    report = replay(events, policy)
+    report.skipped = skipped
+    return report
