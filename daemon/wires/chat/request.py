@@ -8,7 +8,6 @@ no neutral meaning go to ``extra``. Raises ``InvalidRequest`` naming the field. 
 
 from __future__ import annotations
 
-from ...core import jsonfast
 from ...core.errors import InvalidRequest
 from ...core.ir import (
     JSON,
@@ -64,13 +63,7 @@ def _string(value: object, path: str) -> str | None:
 
 def _arguments(raw: object) -> JSON:
     """Tool-call ``arguments`` → an object; unparsable JSON (or JSON that is not an object) → ``{}``.
-    A string is decoded by ``jsonfast``: strict JSON with bounded nesting, never a recursion error."""
-    if isinstance(raw, str) and raw.strip():
-        try:
-            value = jsonfast.loads(raw)
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
+    ``parse_arguments`` decodes with ``jsonfast``: strict JSON with bounded nesting."""
     return parse_arguments(raw) or {}
 
 

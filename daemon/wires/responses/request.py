@@ -13,7 +13,6 @@ kept verbatim in ``extra``. Raises ``InvalidRequest`` naming the field. No I/O.
 
 from __future__ import annotations
 
-from ...core import jsonfast
 from ...core.ir import (
     JSON,
     DocumentPart,
@@ -58,13 +57,7 @@ ResultContent = list[TextPart | ImagePart | DocumentPart]
 
 def _arguments(raw: str | JSON | None) -> JSON:
     """``function_call.arguments`` → an object; unparsable JSON (or not an object) → ``{}``.
-    A string is decoded by ``jsonfast``: strict JSON with bounded nesting, never a recursion error."""
-    if isinstance(raw, str) and raw.strip():
-        try:
-            value = jsonfast.loads(raw)
-        except ValueError:
-            return {}
-        return value if isinstance(value, dict) else {}
+    ``parse_arguments`` decodes with ``jsonfast``: strict JSON with bounded nesting."""
     return parse_arguments(raw) or {}
 
 
