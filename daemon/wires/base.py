@@ -62,7 +62,8 @@ class OwnClose:
 class ClientRenderer(Protocol):
     """IR results → one client protocol: a whole response, a stream, an error."""
 
-    protocol: str
+    @property
+    def protocol(self) -> str: ...
 
     def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]: ...
 
@@ -114,6 +115,37 @@ class UsageTap(Protocol):
     def feed(self, chunk: bytes) -> None: ...
 
     def close(self) -> None: ...
+
+
+ErrorShape = tuple[int, dict[str, str], Mapping[str, object]]
+
+
+@dataclass(frozen=True, slots=True)
+class Renderer:
+    """A client protocol's ``ClientRenderer`` made of its wire's three rendering functions."""
+
+    protocol: str
+    render_response: Callable[[GatewayResponse, GatewayRequest], dict[str, Any]]
+    make_writer: Callable[[GatewayRequest], _Renders]
+    render_error: Callable[[GatewayError], ErrorShape]
+
+    def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]:
+        return self.render_response(resp, request)
+
+    def stream(self, request: GatewayRequest) -> StreamWriter:
+        return OwnClose(self.make_writer(request))
+
+    def error(self, err: GatewayError) -> tuple[int, dict[str, str], dict[str, Any]]:
+        status, headers, body = self.render_error(err)
+        return status, headers, dict(body)
+
+
+def content_headers(*, stream: bool) -> dict[str, str]:
+    """A translated upstream request's JSON content headers (the credential is added apart)."""
+    return {
+        "content-type": "application/json",
+        "accept": "text/event-stream" if stream else "application/json",
+    }
 
 
 UpstreamErrorMapper = Callable[[int, bytes, Mapping[str, str], str], UpstreamError]

@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.errors import GatewayError
 from ...core.ir import GatewayRequest, GatewayResponse, StreamEvent
 from ...core.providers import ProviderSpec
-from ..base import OwnClose, StreamDecoder, StreamWriter, Wire, json_event
+from ..base import Renderer, StreamDecoder, Wire, content_headers, json_event
 from ..sse import SSEEvent
 from .cache_hints import add_cache_hints
 from .errors import anthropic_error, render_error
@@ -25,20 +24,6 @@ from .upstream_stream import AnthropicStreamDecoder
 from .usage import AnthropicUsageTap, body_usage
 
 API_VERSION = "2023-06-01"
-
-
-class AnthropicRenderer:
-    protocol = "anthropic"
-
-    def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]:
-        return render_response(resp)
-
-    def stream(self, request: GatewayRequest) -> StreamWriter:
-        return OwnClose(SSEWriter())
-
-    def error(self, err: GatewayError) -> tuple[int, dict[str, str], dict[str, Any]]:
-        status, headers, body = render_error(err)
-        return status, headers, dict(body)
 
 
 class _Decoder:
@@ -67,11 +52,7 @@ class AnthropicCodec:
         return build_anthropic_request(request, model=model, max_output_tokens=max_output_tokens)
 
     def headers(self, *, stream: bool) -> dict[str, str]:
-        return {
-            "content-type": "application/json",
-            "accept": "text/event-stream" if stream else "application/json",
-            "anthropic-version": API_VERSION,
-        }
+        return {**content_headers(stream=stream), "anthropic-version": API_VERSION}
 
     def parse(self, body: dict[str, Any], *, model: str) -> GatewayResponse:
         return parse_anthropic_response(body, model=model)
@@ -80,7 +61,9 @@ class AnthropicCodec:
         return _Decoder(model, provider)
 
 
-RENDERER = AnthropicRenderer()
+RENDERER = Renderer(
+    "anthropic", lambda resp, request: render_response(resp), lambda request: SSEWriter(), render_error
+)
 WIRE = Wire(
     name="anthropic",
     parse_request=parse_request,

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...core.errors import GatewayError, UpstreamProtocolError
+from ...core.errors import UpstreamProtocolError
 from ...core.ir import GatewayRequest, GatewayResponse, StreamEvent
 from ...core.providers import ProviderSpec
-from ..base import OwnClose, StreamDecoder, StreamWriter, Wire, json_event
+from ..base import Renderer, StreamDecoder, Wire, content_headers, json_event
 from ..openai_cache_key import add_cache_hints
 from ..openai_errors import openai_error
 from ..sse import SSEEvent
@@ -24,20 +24,6 @@ from .upstream import build_chat_request
 from .upstream_response import parse_chat_response
 from .upstream_stream import ChatStreamDecoder
 from .usage import ChatUsageTap, body_usage
-
-
-class ChatRenderer:
-    protocol = "chat"
-
-    def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]:
-        return render_chat_completion(resp, request=request)
-
-    def stream(self, request: GatewayRequest) -> StreamWriter:
-        return OwnClose(ChatChunkWriter(request))
-
-    def error(self, err: GatewayError) -> tuple[int, dict[str, str], dict[str, Any]]:
-        status, headers, body = render_chat_error(err)
-        return status, headers, dict(body)
 
 
 class _Decoder:
@@ -75,10 +61,7 @@ class ChatCodec:
         return build_chat_request(request, model=model, spec=spec, max_output_tokens=max_output_tokens)
 
     def headers(self, *, stream: bool) -> dict[str, str]:
-        return {
-            "content-type": "application/json",
-            "accept": "text/event-stream" if stream else "application/json",
-        }
+        return content_headers(stream=stream)
 
     def parse(self, body: dict[str, Any], *, model: str) -> GatewayResponse:
         return parse_chat_response(body, model=model)
@@ -87,7 +70,12 @@ class ChatCodec:
         return _Decoder(model, provider)
 
 
-RENDERER = ChatRenderer()
+RENDERER = Renderer(
+    "chat",
+    lambda resp, request: render_chat_completion(resp, request=request),
+    ChatChunkWriter,
+    render_chat_error,
+)
 WIRE = Wire(
     name="chat",
     parse_request=parse_chat_request,

@@ -8,33 +8,19 @@ wire. No upstream codec yet: requests from other protocols are not translated in
 
 from __future__ import annotations
 
-from typing import Any
-
-from ...core.errors import GatewayError
-from ...core.ir import GatewayRequest, GatewayResponse
-from ..base import OwnClose, StreamWriter, Wire
+from ..base import Renderer, Wire
 from ..openai_cache_key import add_cache_hints
 from ..openai_errors import openai_error
 from .request import parse_responses_request
 from .response import ResponsesSSEWriter, render_responses_error, render_responses_response
 from .usage import ResponsesUsageTap, body_usage
 
-
-class ResponsesRenderer:
-    protocol = "responses"
-
-    def response(self, resp: GatewayResponse, request: GatewayRequest) -> dict[str, Any]:
-        return render_responses_response(resp, request=request)
-
-    def stream(self, request: GatewayRequest) -> StreamWriter:
-        return OwnClose(ResponsesSSEWriter(request))
-
-    def error(self, err: GatewayError) -> tuple[int, dict[str, str], dict[str, Any]]:
-        status, headers, body = render_responses_error(err)
-        return status, headers, dict(body)
-
-
-RENDERER = ResponsesRenderer()
+RENDERER = Renderer(
+    "responses",
+    lambda resp, request: render_responses_response(resp, request=request),
+    ResponsesSSEWriter,
+    render_responses_error,
+)
 WIRE = Wire(
     name="responses",
     parse_request=parse_responses_request,
