@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
+from typing import Any
 
+import httpx
 import pytest
 
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
@@ -45,3 +48,18 @@ def gateway(fake_upstream: FakeUpstream) -> Iterator[GatewayThread]:
 @pytest.fixture
 def auth() -> dict[str, str]:
     return {"x-api-key": GATEWAY_KEY, "anthropic-version": "2023-06-01"}
+
+
+def wait_events(gw: GatewayThread, n: int, headers: dict[str, str] | None = None) -> list[dict[str, Any]]:
+    """The gateway's newest events once at least ``n`` are recorded (events are written just after
+    the response); fails after 10 s."""
+    deadline = time.monotonic() + 10
+    rows: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        rows = httpx.get(
+            f"{gw.url}/events/recent", headers=headers or {"x-api-key": GATEWAY_KEY}, timeout=5
+        ).json()["events"]
+        if len(rows) >= n:
+            return list(rows)
+        time.sleep(0.05)
+    raise AssertionError(f"expected {n} events, found {len(rows)}")

@@ -4,9 +4,7 @@ exception (500, ``internal``)."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
@@ -14,7 +12,7 @@ import pytest
 from stackbilt_gateway.daemon.simulator.markers import MarkerScript
 from stackbilt_gateway.daemon.simulator.reply import Wire
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
-from tests.e2e.conftest import upstream_env
+from tests.e2e.conftest import upstream_env, wait_events
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
 
 pytestmark = pytest.mark.e2e
@@ -39,17 +37,6 @@ def slow() -> Iterator[tuple[GatewayThread, FakeUpstream]]:
     fake.stop()
 
 
-def _events(gw: GatewayThread, n: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        rows = httpx.get(f"{gw.url}/events/recent", headers=AUTH, timeout=5).json()["events"]
-        if len(rows) >= n:
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"expected {n} events, found {len(rows)}")
-
-
 def test_a_client_that_gives_up_before_the_first_byte_is_recorded(
     slow: tuple[GatewayThread, FakeUpstream],
 ) -> None:
@@ -57,7 +44,7 @@ def test_a_client_that_gives_up_before_the_first_byte_is_recorded(
     for stream in (False, True):
         with pytest.raises(httpx.ReadTimeout):
             httpx.post(f"{gw.url}/v1/messages", json={**BODY, "stream": stream}, headers=AUTH, timeout=0.3)
-    rows = _events(gw, 2)
+    rows = wait_events(gw, 2, AUTH)
     assert len(fake.requests) == 2
     assert [(r["status"], r["http_status"]) for r in rows] == [("client_closed", 499)] * 2
     assert all(r["selected_provider"] == "anthropic" for r in rows)
@@ -78,7 +65,7 @@ def test_an_unexpected_exception_is_a_500_and_an_event(
         r = httpx.post(f"{gw.url}/v1/messages", json=BODY, headers=AUTH, timeout=5)
         assert r.status_code == 500 and r.json()["error"]["type"] == "api_error"
         monkeypatch.undo()
-        (row,) = _events(gw, 1)
+        (row,) = wait_events(gw, 1, AUTH)
         assert row["status"] == "error" and row["http_status"] == 500 and row["error_class"] == "internal"
         assert not fake_upstream.requests
     finally:

@@ -3,32 +3,18 @@ it is worth, with the same number as the event's savings."""
 
 from __future__ import annotations
 
-import time
-from typing import Any
-
 import httpx
 import pytest
 
 from stackbilt_gateway.daemon.core.config import Config
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
-from tests.e2e.conftest import upstream_env
+from tests.e2e.conftest import upstream_env, wait_events
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
 
 pytestmark = pytest.mark.e2e
 
 AUTH = {"x-api-key": GATEWAY_KEY, "anthropic-version": "2023-06-01", "x-claude-code-session-id": "s-why"}
 SUMMARY = "Please summarize this paragraph: the gateway routes cheap turns to cheap providers."
-
-
-def _events(gw: GatewayThread, n: int) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + 10
-    rows: list[dict[str, Any]] = []
-    while time.monotonic() < deadline:
-        rows = httpx.get(f"{gw.url}/events/recent", headers=AUTH, timeout=5).json()["events"]
-        if len(rows) >= n:
-            return rows
-        time.sleep(0.05)
-    raise AssertionError(f"expected {n} events, found {len(rows)}")
 
 
 @pytest.mark.parametrize("mode", ["shadow", "live"])
@@ -43,7 +29,7 @@ def test_the_why_line_names_the_move_and_its_worth(fake_upstream: FakeUpstream, 
             "messages": [{"role": "user", "content": SUMMARY}],
         }
         assert httpx.post(f"{gw.url}/v1/messages", json=body, headers=AUTH, timeout=10).status_code == 200
-        (event,) = _events(gw, 1)
+        (event,) = wait_events(gw, 1, AUTH)
     finally:
         gw.stop()
     why = event["signals"]["why"]
