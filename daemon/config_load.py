@@ -8,6 +8,7 @@ CLI flags. Unknown keys and bad values raise ``ConfigError`` naming the file and
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import ipaddress
 import json
@@ -21,19 +22,24 @@ from urllib.parse import urlsplit
 
 from .control.paths import Paths, resolve_paths
 from .core.config import (
+    BudgetsSettings,
     CacheSettings,
     CompactionSettings,
     Config,
     ConfigError,
     OtlpSettings,
+    PolicySettings,
     ProviderSettings,
     ResponseCacheSettings,
     RoutingSettings,
     TelemetrySettings,
     Timeouts,
+    mask_url_password,
 )
 from .core.route_classes import REQUESTED, ROUTE_CLASSES
 from .costs.prices import PROVIDER_ALIASES, PriceError, validate_price_entry
+from .governance import settings as governance_settings
+from .routing.ladders import CHEAPER, CHEAPEST, LadderError, validate_ladder
 from .routing.registry import RegistryError, validate_model_entry
 
 CWD_CONFIG_NAMES = ("gateway.config.json", "stackbilt.gateway.json")
@@ -204,6 +210,39 @@ def _url(value: object, text: bool) -> object:
     return value.strip().rstrip("/")
 
 
+_PG_SCHEMES = ("postgresql", "postgres")
+
+
+def _postgres_url(value: object, text: bool) -> object:
+    """A libpq URL (``postgresql://user:password@host:5432/db``). The error never shows the
+    value itself, only its masked form: the URL may carry a password."""
+    key = "telemetry.postgres_url"
+    if value is None and not text:
+        return None
+    if not isinstance(value, str) or not value.strip():
+        raise _InvalidAt(key, 'expected a PostgreSQL URL such as "postgresql://user@host:5432/db"')
+    url = value.strip()
+    shown = json.dumps(mask_url_password(url))
+    expected = f'expected a PostgreSQL URL such as "postgresql://user@host:5432/db", got {shown}'
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise _InvalidAt(key, expected + " (a malformed host or port)") from None
+    if parts.scheme not in _PG_SCHEMES:  # maybe not a URL at all: the value is not shown
+        scheme = f"{parts.scheme}://" if parts.scheme and "://" in url else "no scheme"
+        raise _InvalidAt(
+            key,
+            'expected a PostgreSQL URL such as "postgresql://user@host:5432/db" '
+            f"(the scheme must be postgresql://, got {scheme})",
+        )
+    if not parts.hostname and "host=" not in parts.query:
+        raise _InvalidAt(key, expected + " (no host)")
+    if port == 0 or any(c.isspace() for c in url):
+        raise _InvalidAt(key, expected)
+    return url
+
+
 _TOP: dict[str, Validator] = {
     "host": _host,
     "port": _int_between(1, 65535),
@@ -220,12 +259,66 @@ _TIMEOUTS: dict[str, Validator] = {
     "stream_total": _seconds(allow_zero=False),
     "stream_max_bytes": _int_between(1024, None),
 }
-_PROVIDER: dict[str, Validator] = {"base_url": _url, "enabled": _bool}
+_GCP_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,62}")
+
+
+def _gcp_name(value: object, text: bool) -> object:
+    """A Google Cloud project id or location (``my-project``, ``us-central1``, ``global``)."""
+    if not isinstance(value, str) or not _GCP_NAME.fullmatch(value.strip()):
+        raise _Invalid("a Google Cloud name (lower-case letters, digits and dashes)")
+    return value.strip()
+
+
+def _file_path(value: object, text: bool) -> object:
+    if not isinstance(value, str) or not value.strip():
+        raise _Invalid("a file path")
+    return str(Path(value.strip()).expanduser())
+
+
+_PROVIDER: dict[str, Validator] = {
+    "base_url": _url,
+    "enabled": _bool,
+    "project": _gcp_name,
+    "location": _gcp_name,
+    "credentials_file": _file_path,
+}
+
+
+def _lane(value: object, text: bool) -> object:
+    if value not in ("cheaper", "cheapest", "off"):
+        raise _Invalid('"cheaper", "cheapest" or "off"')
+    return value
+
+
+_EFFORTS = ("minimal", "low", "medium")
+
+
+def _effort(value: object, text: bool) -> object:
+    expected = f'an object of route class -> effort ({", ".join(_EFFORTS)}), e.g. {{"cheap_edit": "low"}}'
+    if not isinstance(value, dict):
+        raise _Invalid(expected)
+    for name, effort in value.items():
+        if name not in ROUTE_CLASSES:
+            raise _InvalidAt(
+                f"routing.effort.{name}",
+                f"unknown route class{_suggest(str(name), ROUTE_CLASSES)}"
+                f" (known: {', '.join(ROUTE_CLASSES)})",
+            )
+        if effort not in _EFFORTS:
+            raise _InvalidAt(
+                f"routing.effort.{name}", f"expected one of {', '.join(_EFFORTS)}, got {_show(effort)}"
+            )
+    return {str(k): str(v) for k, v in value.items()}
+
+
 _ROUTING: dict[str, Validator] = {
     "long_context_tokens": _int_between(1_000, None),
     "allow_experimental": _bool,
     "shadow_fallback": _bool,
     "min_confidence": _fraction,
+    "fresh_context": _lane,
+    "holdout": _fraction,
+    "effort": _effort,
 }
 _TELEMETRY: dict[str, Validator] = {
     "retention_days": _int_between(1, 36_500),
@@ -236,6 +329,7 @@ _TELEMETRY: dict[str, Validator] = {
     "otlp.protocol": _otlp_protocol,
     "otlp.timeout_seconds": _seconds(allow_zero=False),
     "otlp.export_interval_seconds": _seconds(allow_zero=False),
+    "postgres_url": _postgres_url,
 }
 _CACHE: dict[str, Validator] = {
     "prefix_markers": _bool,
@@ -260,18 +354,22 @@ _SECTIONS = (
     "routes",
     "models",
     "prices",
+    "ladders",
     "telemetry",
     "cache",
     "compaction",
 )
 # Objects inside a section (their keys are validated as "<section>.<object>.<key>").
 _NESTED_SECTIONS = frozenset({"cache.responses", "telemetry.otlp"})
+# Governance sections, each validated whole (a later layer replaces the whole section).
+_GOVERNANCE_SECTIONS = ("clients", "budgets", "policies", "aliases")
 _ALL_KEYS = (
     [*_TOP, *_SECTIONS]
     + [f"{section}.{k}" for section, keys in _FLAT_SECTIONS.items() for k in keys]
     + [f"providers.<name>.{k}" for k in _PROVIDER]
     + [f"routes.{c}" for c in ROUTE_CLASSES]
     + ["compaction.model"]
+    + list(_GOVERNANCE_SECTIONS)
 )
 
 
@@ -308,6 +406,7 @@ class _Layers:
                 "routes.",
                 "models.",
                 "prices.",
+                "ladders.",
                 "telemetry.",
                 "cache.",
                 "compaction.",
@@ -340,6 +439,8 @@ class _Layers:
             return _TOP[head]
         if dotted == "compaction.model":
             return self._compaction_model
+        if not rest and head in _GOVERNANCE_SECTIONS:
+            return lambda value, text: self._governance(head, value)
         if head in _FLAT_SECTIONS and rest in _FLAT_SECTIONS[head]:
             return _FLAT_SECTIONS[head][rest]
         if head == "routes" and rest:
@@ -353,6 +454,8 @@ class _Layers:
             return lambda value, text: self._model_entry(rest, value)
         if head == "prices" and rest:
             return lambda value, text: self._price_entry(rest, value)
+        if head == "ladders" and rest:
+            return lambda value, text: self._ladder(rest, value)
         if head == "providers" and rest:
             name, _, key = rest.partition(".")
             self._check_provider(label, name)
@@ -402,6 +505,19 @@ class _Layers:
             raise _Invalid(expected)
         return value.strip()
 
+    def _governance(self, section: str, value: object) -> object:
+        g = governance_settings
+        try:
+            if section == "clients":
+                return g.parse_clients(value, self.known_providers)
+            if section == "budgets":
+                return g.parse_budgets(value)
+            if section == "policies":
+                return g.parse_policies(value, self.known_providers)
+            return g.parse_aliases(value, self.known_providers)
+        except g.SettingError as exc:
+            raise _InvalidAt(exc.path, exc.message) from None
+
     def _compaction_model(self, value: object, text: bool) -> object:
         if value == "auto":
             return value
@@ -410,14 +526,29 @@ class _Layers:
         except _Invalid as exc:
             raise _Invalid(f'"auto" or {exc}') from None
 
+    def _ladder(self, name: str, value: object) -> object:
+        try:
+            tiers = validate_ladder(name, value)
+        except LadderError as exc:
+            raise _InvalidAt(exc.path, exc.message) from None
+        for i, tier in enumerate(tiers):
+            for j, key in enumerate(tier):
+                provider = key.partition("/")[0]
+                if PROVIDER_ALIASES.get(provider, provider) not in self.known_providers:
+                    raise _InvalidAt(
+                        f"ladders.{name}[{i}][{j}]",
+                        f"unknown provider {provider!r} (known: {', '.join(self.known_providers)})",
+                    )
+        return tiers
+
     def _route_targets(self, value: object, text: bool) -> object:
-        expected = f'a list of "provider/model" targets or "{REQUESTED}"'
+        expected = f'a list of "provider/model" targets, "{REQUESTED}", "{CHEAPER}" or "{CHEAPEST}"'
         if not isinstance(value, list) or not value:
             raise _Invalid(expected)
         out: list[str] = []
         for item in value:
-            if item == REQUESTED:
-                out.append(REQUESTED)
+            if item in (REQUESTED, CHEAPER, CHEAPEST):
+                out.append(str(item))
                 continue
             try:
                 out.append(str(self._model_target(item, text)))
@@ -496,7 +627,7 @@ def _telemetry(raw: Mapping[str, Any], cwd: Path) -> TelemetrySettings:
     settings = TelemetrySettings(**{k: v for k, v in raw.items() if not k.startswith("otlp.")}, otlp=otlp)
     path = settings.db_path
     if path is not None and not path.is_absolute():
-        return TelemetrySettings(settings.retention_days, settings.store_prompts, cwd / path, otlp)
+        return dataclasses.replace(settings, db_path=cwd / path)
     return settings
 
 
@@ -560,8 +691,13 @@ def load_config(
         routes=dict(values.get("routes", {})),
         models=dict(values.get("models", {})),
         prices=dict(values.get("prices", {})),
+        ladders=dict(values.get("ladders", {})),
         telemetry=_telemetry(values.get("telemetry", {}), cwd),
         cache=_cache(values.get("cache", {})),
         compaction=CompactionSettings(**values.get("compaction", {})),
+        clients=values.get("clients", {}),
+        budgets=values.get("budgets", BudgetsSettings()),
+        policies=values.get("policies", PolicySettings()),
+        aliases=values.get("aliases", {}),
         sources=tuple(sources),
     )

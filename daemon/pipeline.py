@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import replace
 from typing import Any
 
@@ -141,6 +141,16 @@ def _cache_identity(session: str | None, request: GatewayRequest) -> str:
     return cache_identity(session, texts, (tool.name for tool in request.tools))
 
 
+def _reasoning_keeper(
+    st: GatewayState, record: RequestRecord, target: Target
+) -> Callable[[int], bool] | None:
+    """Live mode: which of the client's reasoning items ``target`` may read (those it made)."""
+    ctx = record.context
+    if ctx.mode != "live" or ctx.history_items is None or ctx.cache_identity is None or ctx.requested is None:
+        return None
+    return st.router.tasks.keeper(ctx.cache_identity, (target.spec.name, target.model), ctx.requested)
+
+
 def finished(outcome: Outcome, record: RequestRecord, st: GatewayState | None = None) -> Outcome:
     """Hand ``outcome`` to the client with its record finished now (a body) or at its end (a stream)."""
     if outcome.stream is None:
@@ -171,7 +181,17 @@ async def _attempt(
     key = await st.keys.aget(target.spec)
     hints = CacheHints(st.config.cache.prefix_markers, record.context.session)
     if not record.translated:
-        call = PassthroughCall(target, wire, headers, raw, body, query, max_tokens=max_tokens, cache=hints)
+        call = PassthroughCall(
+            target,
+            wire,
+            headers,
+            raw,
+            body,
+            query,
+            max_tokens=max_tokens,
+            cache=hints,
+            keep_reasoning=_reasoning_keeper(st, record, target),
+        )
         return await passthrough(
             st.upstream,
             call,
@@ -219,12 +239,23 @@ async def serve(
         request = wire.parse_request(parsed)
         record.client_model, record.stream = request.model, request.stream
         ctx.cache_identity = _cache_identity(ctx.session, request)
+        if isinstance(items := parsed.get("input"), list):
+            ctx.history_items = len(items)
         if st.config.telemetry.store_prompts:
             ctx.prompt = prompt_text(request)
         requested = st.router.resolve(request.model)
         ctx.requested = (requested.spec.name, requested.model)
-        decision, plan = st.router.decide(
-            request, requested, mode=ctx.mode, client=ctx.client, session=ctx.session
+        st.governance.admit(record, request, requested.spec.name, requested.model, parsed, hmap)
+        decision, plan, ctx.task = st.router.decide(
+            request,
+            requested,
+            mode=ctx.mode,
+            client=ctx.client,
+            session=ctx.session,
+            identity=ctx.cache_identity,
+            conditions=ctx.price_conditions,
+            degrade=ctx.degrade,
+            allowed=ctx.allowed_providers,
         )
         ctx.decision = decision
         ctx.plan_reasons = list(plan.reasons)

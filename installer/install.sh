@@ -6,7 +6,8 @@
 #   3. links to the commands in BIN_DIR (default ~/.local/bin),
 #   4. login start-up of the tray (`stackbilt-gw autostart enable`; --systemd adds a user unit
 #      for the daemon on Linux),
-#   5. with --start, the daemon itself (`stackbilt-gw start`).
+#   5. with --team-config, the team's telemetry settings written into the user's config file,
+#   6. with --start, the daemon itself (`stackbilt-gw start`).
 # Re-running it upgrades in place. Undo with uninstall.sh.
 #
 # Options:
@@ -20,6 +21,10 @@
 #   --no-autostart     do not register login start-up
 #   --systemd          Linux: also run the daemon from a systemd --user unit
 #   --start            start the daemon when installed
+#   --team-config URL|FILE  join a team (docs/teams.md): a postgresql:// URL (the shared ledger,
+#                      telemetry.postgres_url; adds the `team` extra), an http(s):// OTLP collector
+#                      (telemetry.otlp.endpoint; adds the `otel` extra), or a JSON file of settings
+#                      merged into the user's config file (which stays private: mode 600)
 #   --skip-install     use an existing venv as is (no venv creation, no pip)
 #   --dry-run          print the actions, change nothing
 set -euo pipefail
@@ -37,6 +42,7 @@ SYSTEMD=0
 START=0
 SKIP_INSTALL=0
 DRY_RUN=0
+TEAM_CONFIG=""
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -51,6 +57,7 @@ while [ $# -gt 0 ]; do
     --no-autostart) AUTOSTART=0; shift ;;
     --systemd) SYSTEMD=1; shift ;;
     --start) START=1; shift ;;
+    --team-config) TEAM_CONFIG="${2:?--team-config needs a URL or a file}"; shift 2 ;;
     --skip-install) SKIP_INSTALL=1; shift ;;
     --dry-run) DRY_RUN=1; shift ;;
     -h|--help) awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0 ;;
@@ -58,6 +65,21 @@ while [ $# -gt 0 ]; do
   esac
 done
 VENV="${VENV:-$PREFIX/venv}"
+
+# What --team-config brings: the extras it needs (psycopg for PostgreSQL, the OTLP exporter).
+EXTRAS=()
+[ "$DESKTOP" = 1 ] && EXTRAS+=(desktop)
+case "$TEAM_CONFIG" in
+  "") ;;
+  postgresql://*|postgres://*) EXTRAS+=(team) ;;
+  http://*|https://*) EXTRAS+=(otel) ;;
+  *)
+    { [ -f "$TEAM_CONFIG" ] && [ -r "$TEAM_CONFIG" ]; } ||
+      die "--team-config $TEAM_CONFIG: neither a postgresql:// or http(s):// URL nor a readable file"
+    grep -q postgres_url "$TEAM_CONFIG" && EXTRAS+=(team)
+    grep -q '"otlp"' "$TEAM_CONFIG" && EXTRAS+=(otel)
+    ;;
+esac
 
 # Print an action; run it unless --dry-run.
 run() {
@@ -104,7 +126,9 @@ if [ "$SKIP_INSTALL" = 0 ]; then
   [ -z "$WHEELHOUSE" ] || pip_args+=(--no-index --find-links "$WHEELHOUSE")
   run "$VENV/bin/python" -m pip install "${pip_args[@]}" pip
   spec="$SOURCE"
-  [ "$DESKTOP" = 1 ] && spec="${SOURCE}[desktop]"
+  if [ ${#EXTRAS[@]} -gt 0 ]; then
+    spec="${SOURCE}[$(IFS=,; echo "${EXTRAS[*]}")]"
+  fi
   run "$VENV/bin/python" -m pip install "${pip_args[@]}" "$spec"
 elif [ "$DRY_RUN" = 0 ] && [ ! -x "$VENV/bin/stackbilt-gw" ]; then
   die "--skip-install: $VENV/bin/stackbilt-gw does not exist"
@@ -116,6 +140,70 @@ for cmd in stackbilt-gw stackbilt-llm-gateway stackbilt-gw-tray stackbilt-gw-das
     run ln -sfn "$VENV/bin/$cmd" "$BIN_DIR/$cmd"
   fi
 done
+
+# --team-config: merged into the user's config file by the installed package itself (it knows
+# where that file is), validated like the daemon does; a bad value leaves the file as it was.
+if [ -n "$TEAM_CONFIG" ]; then
+  if [ "$DRY_RUN" = 1 ]; then
+    echo "+ write the team settings from --team-config into the user's config file"
+  else
+    "$VENV/bin/python" - "$TEAM_CONFIG" <<'PY' || die "--team-config: the settings were not written (see above)"
+import json, os, sys
+from pathlib import Path
+
+from stackbilt_gateway.daemon.config_load import load_config
+from stackbilt_gateway.daemon.control.paths import resolve_paths
+from stackbilt_gateway.daemon.core.config import ConfigError, mask_url_password
+
+value = sys.argv[1]
+if value.startswith(("postgresql://", "postgres://")):
+    team = {"telemetry": {"postgres_url": value}}
+elif value.startswith(("http://", "https://")):
+    team = {"telemetry": {"otlp": {"endpoint": value}}}
+else:
+    try:
+        team = json.loads(Path(value).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        sys.exit(f"{value}: not a JSON settings file ({exc})")
+    if not isinstance(team, dict):
+        sys.exit(f"{value}: expected a JSON object of settings")
+
+
+def merge(into: dict, new: dict) -> dict:
+    for key, item in new.items():
+        if isinstance(item, dict) and isinstance(into.get(key), dict):
+            merge(into[key], item)
+        else:
+            into[key] = item
+    return into
+
+
+paths = resolve_paths()
+path = paths.user_config_file
+before = path.read_text(encoding="utf-8") if path.is_file() else None
+try:
+    current = json.loads(before) if before else {}
+except ValueError as exc:
+    sys.exit(f"{path}: not valid JSON ({exc}); fix it, then re-run")
+paths.ensure()
+fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    json.dump(merge(current, team), fh, indent=2)
+    fh.write("\n")
+os.chmod(path, 0o600)
+try:
+    telemetry = load_config(cwd=paths.config_dir, paths=paths).telemetry
+except ConfigError as exc:
+    if before is None:
+        path.unlink()
+    else:
+        path.write_text(before, encoding="utf-8")
+    sys.exit(f"team settings refused: {exc}")
+shown = telemetry.postgres_url_shown or telemetry.otlp.endpoint or "settings"
+print(f"team: {mask_url_password(str(shown))} written to {path}")
+PY
+  fi
+fi
 
 if [ "$AUTOSTART" = 1 ] && [ "$DESKTOP" = 1 ]; then
   if [ "$SYSTEMD" = 1 ]; then

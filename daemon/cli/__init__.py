@@ -8,9 +8,10 @@ expected failures into one-line messages with stable exit codes (never a traceba
 
 Each subcommand module (``cli.daemon``: start/stop/status/logs, ``cli.keys``, ``cli.desktop``,
 ``cli.launch``: claude/codex, ``cli.setup``: init/doctor, ``cli.control``: mode/stats,
-``cli.backtest``, ``cli.compact``, ``cli.demo``) registers with ``add_parsers(subparsers)`` listed in
-``_COMMAND_MODULES``. The CLI runs outside the daemon: it reaches it only through
-``daemon.control`` (``cli.demo``, which embeds a gateway, is the one exception).
+``cli.backtest``, ``cli.compact``, ``cli.demo``, ``cli.clients``, ``cli.export``) registers with
+``add_parsers(subparsers)`` listed in ``_COMMAND_MODULES``. The CLI runs outside the daemon: it
+reaches it only through ``daemon.control`` (``cli.demo``, which embeds a gateway, is the one exception;
+``cli.clients`` and ``cli.export`` read governance's clients file and events directly).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from .. import __version__
 from ..control.gatewaykey import load_or_create_gateway_key
 from ..control.secrets import KeyringUnavailable
 from ..control.settings import ConfigError
-from . import backtest, compact, control, daemon, demo, desktop, keys, launch, setup
+from . import backtest, clients, compact, control, daemon, demo, desktop, export, keys, launch, setup
 from .common import PROG, Context, Subparsers, fail
 
 
@@ -52,6 +53,8 @@ _COMMAND_MODULES: Sequence[Callable[[Subparsers], None]] = (
     backtest.add_parsers,
     compact.add_parsers,
     demo.add_parsers,
+    clients.add_parsers,
+    export.add_parsers,
 )
 
 

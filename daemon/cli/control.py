@@ -2,7 +2,9 @@
 
 ``mode`` switches routing at runtime (or, with no daemon running, saves the mode for its next
 start). ``stats`` prints today's and this week's requests, tokens (cache columns included),
-spend and savings by model and by route class.
+spend and savings by model and by route class; ``stats --team`` prints the shared team ledger's
+report (``GET /team``: spend per person, repository, model and day, routes, refusals and errors,
+and this daemon's shipping to it).
 
 Owns their arguments and wording; the calls are ``control.api_client``'s, the saved mode
 ``control.mode``'s.
@@ -19,6 +21,7 @@ from ..control.gatewaykey import read_gateway_key
 from ..control.lifecycle import find_daemon
 from ..control.mode import ModeStore, parse_mode
 from .common import Context, Subparsers, fail
+from .team import print_team
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -27,15 +30,19 @@ def add_parsers(sub: Subparsers) -> None:
     p.set_defaults(func=cmd_mode)
     p = sub.add_parser("stats", help="requests, tokens, spend and savings (today and this week)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.add_argument(
+        "--team", action="store_true", help="every developer's events, from the shared PostgreSQL ledger"
+    )
+    p.add_argument("--since", default="7d", help="with --team: today, 7d, 30d, all or <N>d (default: 7d)")
     p.set_defaults(func=cmd_stats)
 
 
-def _api(ctx: Context) -> DaemonApi | None:
+def _api(ctx: Context, *, timeout: float = 3.0) -> DaemonApi | None:
     info = find_daemon(ctx.paths)
     if info is None:
         return None
     found = read_gateway_key(ctx.paths, ctx.env)
-    return DaemonApi(info.host, info.port, found[0] if found else "")
+    return DaemonApi(info.host, info.port, found[0] if found else "", timeout=timeout)
 
 
 def cmd_mode(args: argparse.Namespace, ctx: Context) -> int:
@@ -81,9 +88,11 @@ def _table(title: str, rows: list[dict[str, Any]]) -> list[str]:
 
 
 def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
-    api = _api(ctx)
+    api = _api(ctx, timeout=30.0 if args.team else 3.0)
     if api is None:
         return fail("the gateway is not running; start it with `stackbilt-gw start`")
+    if args.team:
+        return print_team(api, since=args.since, as_json=args.json)
     periods: dict[str, Any] = {}
     try:
         for label, since in (("today", "today"), ("last 7 days", "7d")):

@@ -187,6 +187,8 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     try:
         config = load_settings(ctx.env, ctx.paths)
         r.line("ok", "config", ", ".join(str(p) for p in config.sources) or "defaults (no config files)")
+        if config.telemetry.postgres_url_shown:
+            r.line("info", "team ledger", f"events also go to {config.telemetry.postgres_url_shown}")
     except ConfigError as exc:
         r.line("FAIL", "config", str(exc), "fix that file or setting")
         config = None
@@ -220,6 +222,9 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
             mode = f", mode {h['mode']}" if h.get("mode") else ""
             r.line("ok", "daemon", f"running (pid {info.pid}) at {url}{mode}")
             r.line("ok", "port", f"{info.port} (held by the gateway)")
+            for reason in h.get("reasons") or []:
+                if str(reason).startswith("team ledger"):
+                    r.line("warn", "team ledger", str(reason), "check telemetry.postgres_url (docs/teams.md)")
     elif config is not None:
         r.line("warn", "daemon", "stopped", "start it with `stackbilt-gw start` (or the tray)")
         try:

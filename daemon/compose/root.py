@@ -6,12 +6,16 @@ the router, the upstream client, the mode store, the telemetry writer and record
 exporter when ``telemetry.otlp.endpoint`` is set, the response cache, and the ``Settle`` hook that
 finishes every record. No I/O here: files open when the app starts serving (the writer) or on
 first use (the cache's database); the OTLP exporter's threads send only once there is something.
+The one read here is governance's small clients file (a broken one refuses start-up). The
+config's ``aliases`` join ``model_map`` (its own entries win).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import httpx
@@ -22,6 +26,9 @@ from ..control.mode import ModeStore, parse_mode
 from ..control.paths import Paths
 from ..control.secrets import KeyStore
 from ..core.config import Config, ConfigError
+from ..governance.admission import Governance
+from ..governance.clients_store import clients_file
+from ..governance.directory import ClientDirectory
 from ..routing.runtime import Router
 from ..telemetry.recorder import Recorder
 from ..telemetry.store import db_path
@@ -33,6 +40,7 @@ from .state import GatewayState
 
 if TYPE_CHECKING:
     from ..telemetry.otlp import OtlpExporter
+    from ..telemetry.postgres import PostgresLedger
 
 log = logging.getLogger("stackbilt_gateway.http")
 
@@ -54,6 +62,22 @@ def build_otlp(config: Config) -> OtlpExporter | None:
     return OtlpExporter(settings, store_prompts=config.telemetry.store_prompts, version=__version__)
 
 
+def build_ledger(config: Config, database: Path, env: Mapping[str, str]) -> PostgresLedger | None:
+    """The team ledger when ``telemetry.postgres_url`` is set (psycopg is imported only then)."""
+    url = config.telemetry.postgres_url
+    if not url:
+        return None
+    try:
+        from ..telemetry.postgres import PostgresLedger, identity
+    except ImportError as exc:
+        raise ConfigError(
+            f"telemetry.postgres_url is set but psycopg is not installed ({exc.name}); "
+            "install the extra: pip install 'stackbilt-llm-gateway[team]'"
+        ) from None
+    machine, user = identity(env)
+    return PostgresLedger(url, database, machine=machine, user=user)
+
+
 def build_state(
     config: Config,
     *,
@@ -65,6 +89,8 @@ def build_state(
     telemetry: bool = True,
 ) -> GatewayState:
     """The gateway's state; ``telemetry=False`` keeps events out of SQLite (some unit tests)."""
+    if config.aliases:  # governance aliases resolve like model_map entries (model_map wins)
+        config = replace(config, model_map={**config.aliases, **config.model_map})
     providers = Providers.resolve_all(config, env)
     for reason in providers.loops.values():
         log.warning("%s", reason)
@@ -75,6 +101,7 @@ def build_state(
             database,
             retention_days=config.telemetry.retention_days,
             store_prompts=config.telemetry.store_prompts,
+            ledger=build_ledger(config, database, env),
         )
         if telemetry
         else None
@@ -93,6 +120,11 @@ def build_state(
         mode=ModeStore(paths.state_dir / "mode.json", parse_mode(config.mode)),
         db_path=database,
         settle=Settle(router, recorder if writer is not None or otlp is not None else None),
+        governance=Governance(
+            config,
+            ClientDirectory(clients_file(paths.config_dir), gateway_key, config.clients),
+            router.prices,
+        ),
         writer=writer,
         recorder=recorder,
         otlp=otlp,

@@ -43,6 +43,8 @@ class Settle:
 
     def __call__(self, record: RequestRecord) -> None:
         ctx = record.context
+        if ctx.admission is not None:  # governance: free the slot, correct tokens, add the cost
+            ctx.admission.release(record)
         state = self.router.sessions.get(ctx.session)
         counterfactual = self._caches(record)
         session = (
@@ -57,8 +59,25 @@ class Settle:
                 self.router.breakers.record_success(record.provider)
         if record.status < 400 and record.provider and ctx.sticky and ctx.response_hit is None:
             self.router.sessions.remember(ctx.session, record.provider)
+        self._task(record)
         if self.recorder is not None:
             self.recorder(record, session)
+
+    def _task(self, record: RequestRecord) -> None:
+        """The task follows the model that really served it (live mode: a fallback moves it);
+        the session's task shape learns the request's prompt and output."""
+        ctx = record.context
+        task, identity = ctx.task, ctx.cache_identity
+        if task is None or identity is None or not record.provider or record.status >= 400:
+            return
+        tasks = self.router.tasks
+        if ctx.mode == "live":
+            served = (record.provider, record.upstream_model)
+            tasks.served(identity, task.task_id, served)
+            if ctx.history_items is not None:
+                tasks.produced(identity, ctx.history_items, served)
+        usage = record.usage
+        tasks.observe(ctx.session, usage.total_input_tokens, usage.output_tokens, identity)
 
     def _caches(self, record: RequestRecord) -> Counterfactual | None:
         """Advance both worlds' caches of the request's identity; its counterfactual (or None:

@@ -18,6 +18,7 @@ from quart import current_app
 from ..cache.store import ResponseCache
 from ..control.mode import ModeStore
 from ..core.config import Config
+from ..governance.admission import Governance
 from ..routing.runtime import Router
 from ..telemetry.recorder import Recorder
 from ..telemetry.writer import EventWriter
@@ -43,6 +44,8 @@ class GatewayState:
     mode: ModeStore
     db_path: Path
     settle: Settle
+    # Client identities, policies, budgets and rate limits (``governance.admission``).
+    governance: Governance
     writer: EventWriter | None = None
     recorder: Recorder | None = None
     # The OpenTelemetry exporter (None unless telemetry.otlp.endpoint); shut down after serving.

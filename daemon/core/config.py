@@ -8,6 +8,7 @@ provider keys in the keyring (``secrets``).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,11 @@ class Timeouts:
 class ProviderSettings:
     base_url: str | None = None
     enabled: bool = True
+    # Vertex AI: the Google Cloud project and location, and the service-account JSON file
+    # (GOOGLE_APPLICATION_CREDENTIALS when unset).
+    project: str | None = None
+    location: str | None = None
+    credentials_file: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +59,14 @@ class RoutingSettings:
     shadow_fallback: bool = False
     # Decisions below this confidence route like `fallback_safe`.
     min_confidence: float = 0.5
+    # The fresh-context lane (subagent runs, titles, topic checks) in live mode: the requested
+    # model's "cheaper" tier (one down its ladder), its "cheapest" tier, or "off".
+    fresh_context: str = "cheaper"
+    # The share of sessions served as requested in live mode (the holdout routing is judged by).
+    holdout: float = 0.1
+    # Route class -> the effort a request of that class is lowered to on the same model
+    # ("low", "medium"), where the client asked for more (docs/routing.md, "Lower effort").
+    effort: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +87,19 @@ class OtlpSettings:
     export_interval_seconds: float = 30.0
 
 
+def mask_url_password(url: str) -> str:
+    """``url`` with the password of its ``user:password@`` part and of a ``password=`` query
+    parameter replaced by ``***`` (for status lines and logs; the rest is kept)."""
+    scheme, sep, rest = url.partition("://")
+    if sep:
+        netloc, slash, tail = rest.partition("/")
+        userinfo, at, host = netloc.rpartition("@")
+        if at and ":" in userinfo:
+            netloc = userinfo.partition(":")[0] + ":***@" + host
+        url = scheme + sep + netloc + slash + tail
+    return re.sub(r"(?i)(\bpassword=)[^&\s]*", r"\1***", url)
+
+
 @dataclass(frozen=True, slots=True)
 class TelemetrySettings:
     retention_days: int = 90
@@ -81,6 +108,14 @@ class TelemetrySettings:
     # Database file instead of <data_dir>/telemetry.sqlite (relative paths: from the working dir).
     db_path: Path | None = None
     otlp: OtlpSettings = field(default_factory=OtlpSettings)
+    # The shared team ledger: "postgresql://user:password@host:5432/db" (docs/teams.md). None: off.
+    # Kept out of repr; shown only through ``postgres_url_shown`` (password masked).
+    postgres_url: str | None = field(default=None, repr=False)
+
+    @property
+    def postgres_url_shown(self) -> str | None:
+        """``postgres_url`` with its password (and any ``password=`` parameter) masked."""
+        return mask_url_password(self.postgres_url) if self.postgres_url else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +147,53 @@ class CompactionSettings:
     max_chunks: int = 32
 
 
+BUDGET_ACTIONS = ("warn", "degrade", "block")
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """``clients.<name>``: one named client's limits, budget and allow-lists (None: unlimited/any).
+
+    Merged over what ``stackbilt-gw clients add`` stored for the client (the config wins)."""
+
+    rpm: int | None = None
+    tpm: int | None = None
+    concurrency: int | None = None
+    budget_daily_usd: float | None = None
+    budget_monthly_usd: float | None = None
+    budget_action: str = "block"
+    providers: tuple[str, ...] | None = None
+    models: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetSettings:
+    """One budget (``budgets.total``, ``budgets.repos.<path>``): USD per day and per month."""
+
+    daily_usd: float | None = None
+    monthly_usd: float | None = None
+    action: str = "block"
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetsSettings:
+    total: BudgetSettings = field(default_factory=BudgetSettings)
+    # Repository path (as the launchers attribute it) -> its budget.
+    repos: dict[str, BudgetSettings] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySettings:
+    """``policies``: refusals by rule (docs in README "Teams and governance")."""
+
+    disabled_aliases: tuple[str, ...] = ()
+    require_client_id: bool = False
+    # Prompts estimated above this many tokens are refused. None: no limit.
+    max_prompt_tokens: int | None = None
+    # Repository path -> the only providers its requests may reach (a data-retention rule).
+    repos: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+
 @dataclass(frozen=True, slots=True)
 class Config:
     host: str = "127.0.0.1"
@@ -136,9 +218,16 @@ class Config:
     models: dict[str, dict[str, object]] = field(default_factory=dict)
     # "provider/model" -> price fields (costs.prices.PRICE_FIELDS), USD per million tokens.
     prices: dict[str, dict[str, object]] = field(default_factory=dict)
+    # Tier ladders replacing or adding families of data/ladders.json: name -> tiers.
+    ladders: dict[str, tuple[tuple[str, ...], ...]] = field(default_factory=dict)
     telemetry: TelemetrySettings = field(default_factory=TelemetrySettings)
     cache: CacheSettings = field(default_factory=CacheSettings)
     compaction: CompactionSettings = field(default_factory=CompactionSettings)
+    # Governance: named clients, budgets, policies, and model aliases ("alias" -> "provider/model").
+    clients: dict[str, ClientSettings] = field(default_factory=dict)
+    budgets: BudgetsSettings = field(default_factory=BudgetsSettings)
+    policies: PolicySettings = field(default_factory=PolicySettings)
+    aliases: dict[str, str] = field(default_factory=dict)
     # Files that contributed, lowest precedence first (for `status` and error messages).
     sources: tuple[Path, ...] = ()
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, Protocol
 
 from .errors import GatewayError
 from .ir import Usage
@@ -34,6 +34,28 @@ class RouteDecision:
     # The id of the rule that fired (see docs/routing.md).
     rule: str
     signals: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class RouteTask:
+    """The task a request belongs to (a user turn and its tool loop) and the routing verdicts
+    behind its model: recorded on the event, shown by ``explain``."""
+
+    task_id: str
+    decision_id: str
+    # True on the task's first request (where the model is decided).
+    start: bool
+    # The fresh-context lane applied (a subagent run, a title or topic call).
+    fresh: bool = False
+    # Served as requested because the session is in the holdout.
+    holdout: bool = False
+    # The same request again (a client retry), and tool results marked as errors in this turn.
+    retry: bool = False
+    tool_errors: int = 0
+    # The model that served this identity's previous request (None: unknown).
+    previous: tuple[str, str] | None = None
+    # The verdicts: each candidate with its reason and expected task cost.
+    detail: dict[str, object] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +78,12 @@ class ResponseHit:
     model: str | None
     # What producing the stored answer used (its cost is what the hit saved).
     usage: Usage | None
+
+
+class Releasable(Protocol):
+    """A request's claim on shared limits, given back once when its record is finished."""
+
+    def release(self, record: RequestRecord) -> None: ...
 
 
 @dataclass(slots=True)
@@ -88,6 +116,19 @@ class RequestContext:
     cache_identity: str | None = None
     # The latest user turn's text, kept only when telemetry.store_prompts is on (redacted on write).
     prompt: str | None = None
+    # Governance (``governance.admission``): the client id the request is attributed to; True when
+    # a ``degrade`` budget is used up (routing serves non-tool-loop classes from the cheaper tier);
+    # the rule that refused it; the providers it may reach (None: any); its admission, released
+    # once when the record is finished (``compose.settle``).
+    client_id: str | None = None
+    degrade: bool = False
+    refusal: str | None = None
+    allowed_providers: frozenset[str] | None = None
+    admission: Releasable | None = None
+    # The task and the routing verdicts (None: the request has no cache identity).
+    task: RouteTask | None = None
+    # Items in a Responses request's ``input`` (where the answer's reasoning items will sit).
+    history_items: int | None = None
 
 
 @dataclass(slots=True)

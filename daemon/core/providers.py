@@ -16,8 +16,9 @@ from typing import Any, Literal
 
 from .config import Config
 
-WireName = Literal["anthropic", "chat", "responses"]
-AuthStyle = Literal["x-api-key", "bearer", "none"]
+WireName = Literal["anthropic", "chat", "responses", "gemini"]
+# "x-goog-api-key": the Gemini API key header; "google-oauth": a service-account access token.
+AuthStyle = Literal["x-api-key", "bearer", "none", "x-goog-api-key", "google-oauth"]
 
 
 @dataclass(frozen=True, slots=True)

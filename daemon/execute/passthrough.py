@@ -23,7 +23,7 @@ error) and the pipeline finishes the record once.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -67,6 +67,7 @@ def upstream_body(
     wire: Wire,
     max_tokens: int | None = None,
     cache: CacheHints | None = None,
+    keep_reasoning: Callable[[int], bool] | None = None,
 ) -> bytes:
     """The bytes to send: the client's, re-serialised only when an edit is needed.
 
@@ -78,6 +79,8 @@ def upstream_body(
         body["model"] = target.model
         edited = True
     if wire.edit(body):
+        edited = True
+    if keep_reasoning is not None and wire.drop_reasoning(body, keep_reasoning):
         edited = True
     if wire.cache_hints(body, target.spec, cache):
         edited = True
@@ -140,6 +143,8 @@ class PassthroughCall:
     path: str | None = None  # overrides wire.upstream_path (e.g. count_tokens)
     max_tokens: int | None = None  # clamp the output limit (routing to a smaller model)
     cache: CacheHints | None = None  # prompt-cache hints (None: add nothing)
+    # Reasoning items to keep, by client position (None: keep all; see wires' drop_reasoning).
+    keep_reasoning: Callable[[int], bool] | None = None
 
 
 async def passthrough(
@@ -155,7 +160,9 @@ async def passthrough(
     url = target.url(call.path or wire.upstream_path, call.query)
     out_headers = forward_headers(call.headers)
     out_headers += passthrough_auth(target.spec, provider_key, client_credential)
-    body = upstream_body(call.raw_body, call.body, target, wire, call.max_tokens, call.cache)
+    body = upstream_body(
+        call.raw_body, call.body, target, wire, call.max_tokens, call.cache, call.keep_reasoning
+    )
     resp = await client.open("POST", url, headers=dict(out_headers), content=body, provider=target.spec.name)
     record.mark_first_byte()
     if resp.status >= 400:

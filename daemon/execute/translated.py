@@ -30,11 +30,11 @@ from ..core.ir import (
     ToolArgsDelta,
 )
 from ..upstream.client import UpstreamClient, UpstreamResponse
-from ..upstream.credentials import translated_auth
+from ..upstream.credentials import target_auth
 from ..upstream.targets import Target
 from ..wires.base import SSE_HEADERS, ClientRenderer, StreamDecoder, StreamWriter, UpstreamCodec, Wire
 from ..wires.cache_hints import CacheHints
-from ..wires.registry import translation_wire
+from ..wires.registry import translation_wire, upstream_route
 from ..wires.sse import SSEParser, SSETooLarge
 from .error_body import upstream_error
 from .outcome import Outcome
@@ -55,9 +55,9 @@ async def _open(
 ) -> tuple[Wire, UpstreamCodec, UpstreamResponse]:
     """Send the translated request; an upstream error status is raised in the hierarchy."""
     spec = target.spec
-    auth = translated_auth(spec, provider_key)
+    auth = await target_auth(target, provider_key)
     wire, codec = translation_wire(spec)
-    url = target.url(wire.upstream_path)
+    url = target.url(*upstream_route(wire, target.model, stream=request.stream))
     body = codec.build(request, model=target.model, spec=spec, max_output_tokens=max_output_tokens)
     wire.cache_hints(body, spec, replace(cache, rolling=True) if cache else None)
     headers = {**codec.headers(stream=request.stream), **dict(auth)}

@@ -12,6 +12,7 @@ from quart import Blueprint, Response, g, jsonify, request
 from ..compose.state import state
 from ..core.context import RequestRecord
 from ..core.errors import InvalidRequest, NotFound
+from ..core.providers import builtin_providers
 from ..pipeline import count_tokens as count_request_tokens
 from ..pipeline import serve
 from ..upstream.catalog import models_of
@@ -63,10 +64,12 @@ async def count_tokens() -> Response:
 CREATED = int(datetime(2025, 1, 1, tzinfo=UTC).timestamp())
 
 
-def _model_info(model_id: str) -> dict[str, str | int]:
+def _model_info(model_id: str, context_window: int | None = None) -> dict[str, str | int]:
     """One entry readable by both Anthropic and OpenAI SDKs (each ignores the other's fields)."""
     owner = model_id.split("/", 1)[0] if "/" in model_id else "stackbilt"
+    extra: dict[str, str | int] = {"context_window": context_window} if context_window else {}
     return {
+        **extra,
         "type": "model",
         "id": model_id,
         "display_name": model_id,
@@ -82,9 +85,40 @@ def _known_models() -> list[str]:
     return sorted(set(models_of("anthropic")) | set(alias_table(st.config)))
 
 
+async def _reachable_models() -> dict[str, int | None]:
+    """Every model the gateway can reach now, with its context window when the registry knows it:
+    the Anthropic catalogue and aliases, plus ``provider/model`` for each configured provider (a
+    key, or usable Vertex AI credentials and project)."""
+    st = state()
+    registry = st.router.registry.models
+    found: dict[str, int | None] = {}
+    for model in _known_models():
+        info = registry.get(f"anthropic/{model}")
+        found[model] = info.context_window if info is not None else None
+    configured: dict[str, bool] = {}
+    for key, info in registry.items():
+        name = key.partition("/")[0]
+        spec = builtin_providers().get(name)
+        if spec is None or name == "anthropic":
+            continue
+        if name not in configured:
+            if spec.auth == "google-oauth":
+                configured[name] = (
+                    name in st.providers.tokens
+                    and name not in st.providers.problems
+                    and "{project}" not in st.providers.base_urls[name]
+                )
+            else:
+                configured[name] = bool(await st.keys.aget(spec))
+        if configured[name]:
+            found[key] = info.context_window
+    return found
+
+
 @bp.get("/v1/models")
 async def list_models() -> Response:
-    ids = _known_models()
+    reachable = await _reachable_models()
+    ids = sorted(reachable)
     raw_limit = request.args.get("limit", "20")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
         raise InvalidRequest("limit must be an integer from 1 to 1000", param="limit")
@@ -95,7 +129,7 @@ async def list_models() -> Response:
     return jsonify(
         {
             "object": "list",
-            "data": [_model_info(m) for m in page],
+            "data": [_model_info(m, reachable[m]) for m in page],
             "has_more": len(ids) > len(page),
             "first_id": page[0] if page else None,
             "last_id": page[-1] if page else None,
@@ -105,6 +139,7 @@ async def list_models() -> Response:
 
 @bp.get("/v1/models/<path:model_id>")
 async def get_model(model_id: str) -> Response:
-    if model_id not in _known_models():
+    reachable = await _reachable_models()
+    if model_id not in reachable:
         raise NotFound(f"model {model_id!r} not found")
-    return jsonify(_model_info(model_id))
+    return jsonify(_model_info(model_id, reachable[model_id]))

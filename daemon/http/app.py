@@ -23,9 +23,21 @@ from ..control.secrets import KeyStore
 from ..core.config import Config
 from ..core.errors import GatewayError, InternalError, InvalidRequest, NotFound, RequestTooLarge
 from ..core.providers import builtin_providers
+from ..governance.notice import BUDGET_WARNING_HEADER, budget_warning
 from ..pipeline import new_request_id
 from ..upstream.credentials import needs_key
-from . import anthropic_bp, backtest_bp, compact_bp, control_bp, health_bp, metrics_bp, openai_bp, ui_bp
+from . import (
+    anthropic_bp,
+    backtest_bp,
+    compact_bp,
+    control_bp,
+    envelope_bp,
+    health_bp,
+    metrics_bp,
+    openai_bp,
+    team_bp,
+    ui_bp,
+)
 from .guard import (
     OPEN_PATHS,
     authenticate,
@@ -88,6 +100,7 @@ def create_app(
             paths.data_dir.mkdir(parents=True, exist_ok=True)
             await asyncio.to_thread(writer.prepare)
             writer.start()
+            await asyncio.to_thread(st.governance.seed, st.db_path)
         app.extensions["stackbilt_tasks"] = [asyncio.get_running_loop().create_task(_refresh_configured())]
 
     @app.after_serving
@@ -104,6 +117,7 @@ def create_app(
     async def _guard() -> None:
         g.request_id = new_request_id()
         g.client_credential = None
+        budget_warning.set(None)
         check_host(request.headers.get("host"), config.allowed_hosts)
         check_origin(request.method, request.headers.get("origin"), config.allowed_hosts)
         if request.path in OPEN_PATHS or ui_bp.is_token_exchange(request.path, request.args):
@@ -114,10 +128,21 @@ def create_app(
                 request.method, headers.get("origin"), headers.get("host"), headers.get(CSRF_HEADER)
             )
             return
-        g.client_credential = authenticate(cast(Mapping[str, str], request.headers), gateway_key)
+        g.client_credential = authenticate(
+            cast(Mapping[str, str], request.headers), gateway_key, st.governance.directory
+        )
+
+    @app.after_request
+    async def _budget_warning(response: Response) -> Response:
+        warning = budget_warning.get()
+        if warning:
+            response.headers[BUDGET_WARNING_HEADER] = warning[:1000]
+        return response
 
     @app.errorhandler(GatewayError)
     async def _gateway_error(err: GatewayError) -> Response:
+        if envelope_bp.owns(request.path):
+            return envelope_bp.error_response(err, g.get("request_id"))
         if ui_bp.is_page(request.path):
             return ui_bp.error_page(err)
         return error_response(err, request.path, g.get("request_id"))
@@ -155,6 +180,8 @@ def create_app(
     app.register_blueprint(metrics_bp.bp)
     app.register_blueprint(compact_bp.bp)
     app.register_blueprint(backtest_bp.bp)
+    app.register_blueprint(team_bp.bp)
+    app.register_blueprint(envelope_bp.bp)
     app.register_blueprint(ui_bp.bp)
     return app
 

@@ -51,6 +51,8 @@ def _run(st: GatewayState, table: dict[RouteClass, Sequence[str]], since: float 
         configured=router.is_configured,
         allow_experimental=knobs.allow_experimental,
         min_confidence=knobs.min_confidence,
+        ladders=router.ladders,
+        fresh_context=knobs.fresh_context,
     )
     report = backtest.backtest(backtest.load(st.db_path, since=since), policy)
     return {**report.as_dict(), "since": since, "routes": {k: list(v) for k, v in table.items()}}

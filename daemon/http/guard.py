@@ -5,6 +5,8 @@ Claude Code's ``HEAD /api/hello`` probe are open; everything else needs the gate
 ``x-stackbilt-gateway-key``, ``x-api-key`` or ``Authorization: Bearer``. When the key came in
 the gateway header, an ``x-api-key``/``Authorization`` beside it is the client's own upstream
 credential (a subscription login) and is kept for pass-through.
+A named client's key (``stackbilt-gw clients add``; ``governance.directory``) is accepted
+wherever the gateway key is; which client sent the request is governance's to tell.
 
 The dashboard's session cookie (``http.session``) stands in for the key on ``/ui/*`` and the
 read/control APIs only (``session_allowed``), never on the model endpoints; state-changing
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 
 from ..core.errors import AuthenticationFailed, PermissionDenied
 from ..execute.headers import GATEWAY_KEY_HEADER
+from ..governance.directory import ClientDirectory
 from ..upstream.credentials import ClientCredential
 from ..upstream.targets import is_loopback_name
 
@@ -34,6 +37,7 @@ SESSION_PATHS = frozenset(
         "/shadow/stats",
         "/providers",
         "/control/mode",
+        "/governance",
     }
 )
 
@@ -115,11 +119,25 @@ def _matches(candidate: str | None, key: str) -> bool:
     return candidate is not None and hmac.compare_digest(candidate.encode(), key.encode())
 
 
-def authenticate(headers: Mapping[str, str], gateway_key: str) -> ClientCredential | None:
-    """Check the gateway key; return the client's own upstream credential if it sent one."""
+def _is_key(candidate: str | None, key: str, clients: ClientDirectory | None) -> bool:
+    """The gateway key, or (with ``clients``) a named client's key."""
+    if _matches(candidate, key):
+        return True
+    return clients is not None and candidate is not None and clients.lookup(candidate) is not None
+
+
+def authenticate(
+    headers: Mapping[str, str], gateway_key: str, clients: ClientDirectory | None = None
+) -> ClientCredential | None:
+    """Check the gateway key (or a named client's key, with ``clients``); return the client's own
+    upstream credential if it sent one."""
     api_key = headers.get("x-api-key")
     authorization = headers.get("authorization")
     bearer = authorization[7:].strip() if authorization and authorization[:7].lower() == "bearer " else None
+
+    def _matches(candidate: str | None, key: str) -> bool:
+        return _is_key(candidate, key, clients)
+
     if _matches(headers.get(GATEWAY_KEY_HEADER), gateway_key):
         if api_key:
             return ClientCredential("x-api-key", api_key)

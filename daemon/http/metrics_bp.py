@@ -16,6 +16,7 @@ from quart import Blueprint, Response, jsonify, request
 from ..compose.state import GatewayState, state
 from ..core.errors import InvalidRequest
 from ..core.providers import base_url_for, builtin_providers
+from ..governance import audit
 from ..telemetry import queries
 from .since import parse_since
 
@@ -32,15 +33,18 @@ async def metrics() -> Response:
     st = state()
     since = _since()
     by = request.args.get("by")
-    groups = (by,) if by else GROUPS
-    if by and by not in GROUPS:
-        raise InvalidRequest(f"by must be one of {', '.join(GROUPS)}", param="by")
+    groups = (by,) if by and by != "client_id" else (() if by else GROUPS)
+    if by and by not in (*GROUPS, "client_id"):
+        raise InvalidRequest(f"by must be one of {', '.join(GROUPS)}, client_id", param="by")
     out: dict[str, Any] = {
         "mode": st.mode.mode,
         "totals": await asyncio.to_thread(queries.totals, st.db_path, since=since),
     }
     for group in groups:
         out[f"by_{group}"] = await asyncio.to_thread(queries.aggregates, st.db_path, group, since=since)  # type: ignore[arg-type]
+    if not by or by == "client_id":  # governance: per client id, and the refusals by rule
+        out["by_client_id"] = await asyncio.to_thread(audit.by_client_id, st.db_path, since=since)
+        out["refused"] = await asyncio.to_thread(audit.refusals, st.db_path, since=since)
     cache = st.response_cache
     out["response_cache"] = await cache.astats() if cache is not None else {"enabled": False}
     if st.writer is not None:
@@ -136,6 +140,13 @@ async def prometheus() -> Response:
             lines.append(
                 _prom_line("stackbilt_telemetry_events_total", counters[outcome], {"outcome": outcome})
             )
+    refused = await asyncio.to_thread(audit.refusals, st.db_path)
+    lines += [
+        "# HELP stackbilt_refused_total Requests refused by governance, by rule.",
+        "# TYPE stackbilt_refused_total counter",
+    ]
+    for rule, n in refused["by_rule"].items():
+        lines.append(_prom_line("stackbilt_refused_total", n, {"rule": rule}))
     lines += [
         "# TYPE stackbilt_live_mode gauge",
         _prom_line("stackbilt_live_mode", 1 if st.mode.mode == "live" else 0),
@@ -164,6 +175,14 @@ async def events_recent() -> Response:
         since=_since(),
     )
     return jsonify({"events": rows, "limit": limit, "offset": offset})
+
+
+@bp.get("/governance")
+async def governance() -> Response:
+    """Clients (never keys) and their limits, and every budget's spend, burn rate and forecast."""
+    st = state()
+    refused = await asyncio.to_thread(audit.refusals, st.db_path, since=parse_since("today"))
+    return jsonify({**st.governance.snapshot(), "refused_today": refused})
 
 
 @bp.get("/shadow/stats")

@@ -38,13 +38,17 @@ from typing import Any, TypeGuard
 from ..core.context import RouteDecision
 from ..core.ir import GatewayRequest, Protocol, ThinkingConfig, Usage
 from ..core.route_classes import ROUTE_CLASSES, RouteClass
-from ..costs.cache_state import CacheState, ModelRef
+from ..costs.cache_state import FIVE_MINUTES, CacheState, ModelRef
 from ..costs.counterfactual import step
 from ..costs.prices import PriceBook, cost_of
+from ..costs.switching import assess_move
 from ..telemetry.events import from_row
 from ..telemetry.queries import events_reader
-from .policy import Requested, RouteTable, plan
+from .ladders import Ladders, load_ladders
+from .policy import CLAMP_SAFE, Assess, Requested, RouteTable, check_candidate, need_of, plan
 from .registry import Registry
+from .taskplan import HOUSEKEEPING_RULES
+from .tasks import TaskBook
 
 # Listed moves (taken and refused) per report; the counts are always complete.
 MAX_LISTED = 200
@@ -82,6 +86,9 @@ class Policy:
     configured: Callable[[str], bool]
     allow_experimental: bool = False
     min_confidence: float = 0.5
+    # The tier ladders and the fresh-context lane ("cheaper", "cheapest", "off"), as live mode.
+    ladders: Ladders = field(default_factory=load_ladders)
+    fresh_context: str = "cheaper"
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,11 +256,19 @@ def _request(event: Recorded) -> GatewayRequest:
     )
 
 
-def route(event: Recorded, policy: Policy, sticky: str | None) -> tuple[ModelRef, tuple[str, ...]]:
+def route(
+    event: Recorded,
+    policy: Policy,
+    sticky: str | None,
+    *,
+    lane: str | None = None,
+    assess: Assess | None = None,
+) -> tuple[ModelRef, tuple[str, ...]]:
     """Where ``policy`` sends ``event`` (live mode, every provider healthy) and the planner's reasons."""
     if event.route_class is None:
         return event.requested, ("not classified: served as requested",)
     decision = RouteDecision(event.route_class, event.confidence, event.rule, event.signals)
+    requested_key = f"{event.requested[0]}/{event.requested[1]}"
     the_plan = plan(
         _request(event),
         decision,
@@ -268,10 +283,81 @@ def route(event: Recorded, policy: Policy, sticky: str | None) -> tuple[ModelRef
         configured=policy.configured,
         prices=policy.prices,
         min_confidence=policy.min_confidence,
+        step=lambda token: policy.ladders.step(requested_key, token),
+        lane=lane,
+        assess=assess,
     )
     chosen = the_plan.would_route
     target = (chosen.provider, chosen.model) if chosen is not None else event.requested
     return target, the_plan.reasons
+
+
+def _task_route(
+    event: Recorded,
+    policy: Policy,
+    sticky: Mapping[str, str],
+    caches: Mapping[tuple[str, str, ModelRef], CacheState],
+    tasks: TaskBook,
+) -> tuple[ModelRef, tuple[str, ...]]:
+    """Live mode's rule per task: a tool result continues its identity's task on the task's model;
+    a task start is planned with the lane and the cache-aware cost check on the simulated caches."""
+    current = tasks.current(event.identity)
+    if event.rule == "tool_result" and current is not None:
+        tasks.follow(event.identity, (0, 0))
+        if current.model == event.requested:
+            return current.model, (f"task continues on {current.model[0]}/{current.model[1]}",)
+        decision = RouteDecision(
+            event.route_class or "tool_loop", event.confidence, event.rule, event.signals
+        )
+        ok, why, _ = check_candidate(
+            policy.registry.describe(*current.model),
+            need_of(_request(event), decision, decision.route_class),
+            policy.registry,
+            event.client,
+            policy.allow_experimental,
+            clamp_ok=current.fresh or current.clamped,
+        )
+        if ok:
+            return current.model, (f"task continues on {current.model[0]}/{current.model[1]}",)
+        tasks.served(event.identity, current.task_id, event.requested)
+        return event.requested, (f"task target no longer usable ({why})",)
+    housekeeping = event.rule in HOUSEKEEPING_RULES
+    fresh = housekeeping or event.signals.get("fresh_context") is True
+    requested_key = f"{event.requested[0]}/{event.requested[1]}"
+    lane = None
+    if fresh and policy.fresh_context != "off" and not event.pinned:
+        lane = policy.ladders.step(requested_key, policy.fresh_context)
+    now = event.ts
+    requested_state = caches.get(("simulated", event.identity, event.requested))
+    est = event.signals.get("est_tokens")
+    shape = tasks.shape(
+        event.session,
+        est if isinstance(est, int) and not isinstance(est, bool) else event.usage.total_input_tokens,
+        fresh=fresh,
+        single=housekeeping,
+        lifetime=requested_state.lifetime if requested_state is not None else FIVE_MINUTES,
+    )
+
+    def assess(provider: str, model: str) -> tuple[bool, str]:
+        target: ModelRef = (provider, model)
+        verdict = assess_move(
+            policy.prices,
+            event.requested,
+            requested_state,
+            target,
+            caches.get(("simulated", event.identity, target)),
+            shape,
+            now,
+            event.conditions,
+        )
+        return verdict.pays, verdict.why(f"{provider}/{model}")
+
+    target, reasons = route(
+        event, policy, sticky.get(event.session) if event.session else None, lane=lane, assess=assess
+    )
+    clamped = fresh or event.route_class in CLAMP_SAFE
+    tasks.start(event.identity, event.session, target, fresh=fresh, now=now, clamped=clamped)
+    return target, reasons
 
 
 def _refusals(reasons: Sequence[str]) -> tuple[str, ...]:
@@ -283,8 +369,9 @@ def replay(events: Iterable[Recorded], policy: Policy) -> Report:
     report = Report()
     caches: dict[tuple[str, str, ModelRef], CacheState] = {}
     sticky: dict[str, str] = {}
+    tasks = TaskBook()
     for event in events:
-        target, reasons = route(event, policy, sticky.get(event.session) if event.session else None)
+        target, reasons = _task_route(event, policy, sticky, caches, tasks)
         served_key = ("actual", event.identity, event.served)
         other_key = ("simulated", event.identity, target)
         result = step(
@@ -300,6 +387,9 @@ def replay(events: Iterable[Recorded], policy: Policy) -> Report:
                 caches[key] = state
         if event.session:
             sticky[event.session] = target[0]
+        tasks.observe(
+            event.session, event.usage.total_input_tokens, event.usage.output_tokens, event.identity
+        )
         actual = cost_of(policy.prices.get(*event.served), event.usage, event.conditions)
         simulated = cost_of(policy.prices.get(*target), result.counterfactual.usage, event.conditions)
         priced = actual.priced and simulated.priced

@@ -8,8 +8,12 @@ stickiness, and the shadow/live difference:
   model always last (the last-resort fallback) unless the table names it, which keeps its place.
 
 A pinned request (the client named ``provider/model``, or a ``model_map`` entry) is served as-is
-in both modes. Does not execute, retry or track health (``breaker``); it only reads the
-``health``/``configured`` predicates it is given. Pure: no I/O.
+in both modes, and so is a quota probe (it checks the requested account). Route-table entries
+``"cheaper"`` / ``"cheapest"`` name a tier of the requested model's ladder (``ladders``); a
+fresh-context request (``lane``) tries its lane target first. Whether a valid move pays is the
+``assess`` callable's verdict (the cache-aware task cost, ``costs.switching``); without one, a
+target must have a lower list input price. Does not execute, retry or track health
+(``breaker``); it only reads the ``health``/``configured`` predicates it is given. Pure: no I/O.
 """
 
 from __future__ import annotations
@@ -23,10 +27,13 @@ from ..core.context import RouteDecision
 from ..core.ir import GatewayRequest
 from ..core.route_classes import REQUESTED, ROUTE_CLASSES, RouteClass
 from ..costs.prices import PriceBook
+from .ladders import STEPS
 from .registry import ModelInfo, Registry, split_key
 from .signals import carries_tools, estimate_tokens, has_images, wants_thinking
 
 Mode = Literal["shadow", "live"]
+# (provider, model) -> (the move pays, why): the cache-aware verdict on one valid candidate.
+Assess = Callable[[str, str], tuple[bool, str]]
 RouteTable = Mapping[RouteClass, Sequence[str]]
 
 DEFAULT_ROUTES: dict[RouteClass, tuple[str, ...]] = {
@@ -110,6 +117,7 @@ class _Need:
     images: bool
     thinking: bool
     route_class: RouteClass
+    thinking_budget: int | None = None
 
 
 def _est(decision: RouteDecision, req: GatewayRequest) -> int:
@@ -125,8 +133,13 @@ def _fact(
     return value if isinstance(value, bool) else compute(req)
 
 
-def _check(
-    info: ModelInfo, need: _Need, registry: Registry, client: str, allow_experimental: bool
+def check_candidate(
+    info: ModelInfo,
+    need: _Need,
+    registry: Registry,
+    client: str,
+    allow_experimental: bool,
+    clamp_ok: bool = False,
 ) -> tuple[bool, str, int | None]:
     """(valid, why, clamp) for one non-requested candidate."""
     if not info.known:
@@ -139,12 +152,38 @@ def _check(
         return False, "no thinking support", None
     if registry.fits(info, need.est_tokens, need.max_tokens):
         return True, "fits", None
-    if need.route_class in CLAMP_SAFE and info.context_window is not None and need.max_tokens:
+    if info.context_window is None or not registry.fits(info, need.est_tokens, None):
+        return False, f"~{need.est_tokens} prompt tokens do not fit its context window", None
+    if (clamp_ok or need.route_class in CLAMP_SAFE) and need.max_tokens:
         room = info.context_window - math.ceil(need.est_tokens * 1.2)
         clamp = min(need.max_tokens, room, info.max_output or room)
-        if clamp >= min(need.max_tokens, MIN_CLAMPED_OUTPUT) and registry.fits(info, need.est_tokens, clamp):
+        budget = need.thinking_budget or 0
+        if (
+            clamp >= min(need.max_tokens, MIN_CLAMPED_OUTPUT)
+            and clamp > budget
+            and registry.fits(info, need.est_tokens, clamp)
+        ):
             return True, f"max_tokens clamped to {clamp}", clamp
-    return False, "does not fit the context window / output limit", None
+    limit = info.max_output if info.max_output is not None else "its"
+    if info.max_output is not None and need.max_tokens and need.max_tokens > info.max_output:
+        allowed = (
+            "" if (clamp_ok or need.route_class in CLAMP_SAFE) else f" (no clamp for {need.route_class})"
+        )
+        return False, f"output limit {limit} below max_tokens {need.max_tokens}{allowed}", None
+    return False, "prompt plus max_tokens do not fit its context window", None
+
+
+def need_of(req: GatewayRequest, decision: RouteDecision, route_class: RouteClass) -> _Need:
+    """What a request needs of a model (from the decision's signals where it has them)."""
+    return _Need(
+        est_tokens=_est(decision, req),
+        max_tokens=req.max_tokens,
+        tools=_fact(decision, "carries_tools", carries_tools, req),
+        images=_fact(decision, "has_images", has_images, req),
+        thinking=wants_thinking(req),
+        route_class=route_class,
+        thinking_budget=req.thinking.budget_tokens if req.thinking is not None else None,
+    )
 
 
 def plan(
@@ -163,30 +202,41 @@ def plan(
     shadow_fallback: bool = False,
     prices: PriceBook | None = None,
     min_confidence: float = MIN_CONFIDENCE,
+    step: Callable[[str], str | None] | None = None,
+    lane: str | None = None,
+    assess: Assess | None = None,
 ) -> Plan:
     """Plan one turn. See the module docstring and docs/routing.md for the rules."""
     req_cand = Candidate(requested.provider, requested.model, "requested")
     if requested.pinned:
         pinned = Candidate(requested.provider, requested.model, "pinned by the client")
         return Plan(mode, (pinned,), pinned, ("pinned: served as requested",))
+    if decision.rule == "quota_probe":
+        kept = Candidate(requested.provider, requested.model, "quota probe")
+        return Plan(
+            mode, (kept,), kept, ("quota probe: stays on the requested model (it checks that account)",)
+        )
 
     route_class = decision.route_class
     reasons: list[str] = [f"class {route_class} ({decision.rule}, confidence {decision.confidence:.2f})"]
     if decision.confidence < min_confidence and route_class != "fallback_safe":
         reasons.append(f"confidence below {min_confidence:.2f}: routing as fallback_safe")
         route_class = "fallback_safe"
-    need = _Need(
-        est_tokens=_est(decision, req),
-        max_tokens=req.max_tokens,
-        tools=_fact(decision, "carries_tools", carries_tools, req),
-        images=_fact(decision, "has_images", has_images, req),
-        thinking=wants_thinking(req),
-        route_class=route_class,
-    )
+    need = need_of(req, decision, route_class)
     requested_price = prices.get(requested.provider, requested.model) if prices else None
 
+    entries: list[str] = list(route_table.get(route_class, (REQUESTED,)))
+    if lane is not None:
+        entries.insert(0, lane)
     valid: list[Candidate] = []
-    for entry in route_table.get(route_class, (REQUESTED,)):
+    for i, entry in enumerate(entries):
+        fresh = lane is not None and i == 0
+        if entry in STEPS:
+            stepped = step(entry) if step is not None else None
+            if stepped is None:
+                reasons.append(f"skip {entry}: {requested.key} has no {entry} tier on its ladder")
+                continue
+            entry = stepped
         if entry == REQUESTED or entry == requested.key:
             if all(c.key != requested.key for c in valid):
                 valid.append(Candidate(requested.provider, requested.model, f"route table: {route_class}"))
@@ -204,17 +254,21 @@ def plan(
         if not health(provider):
             reasons.append(f"skip {entry}: circuit open")
             continue
-        ok, why, clamp = _check(
-            registry.describe(provider, model), need, registry, client, allow_experimental
+        ok, why, clamp = check_candidate(
+            registry.describe(provider, model), need, registry, client, allow_experimental, clamp_ok=fresh
         )
-        if ok and prices is not None and requested_price is not None:
+        if ok and assess is not None:
+            ok, cost_why = assess(provider, model)
+            why = f"{why}; {cost_why}" if ok else cost_why
+        elif ok and prices is not None and requested_price is not None:
             price = prices.get(provider, model)
             if price is not None and price.input_per_mtok >= requested_price.input_per_mtok:
                 ok, why = False, "not cheaper than the requested model"
         if not ok:
             reasons.append(f"skip {entry}: {why}")
             continue
-        valid.append(Candidate(provider, model, f"route table: {route_class}; {why}", clamp))
+        source = "fresh-context lane" if fresh else f"route table: {route_class}"
+        valid.append(Candidate(provider, model, f"{source}; {why}", clamp))
 
     if sticky is not None and health(sticky):
         for i, cand in enumerate(valid):

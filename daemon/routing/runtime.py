@@ -16,15 +16,18 @@ from threading import Lock
 from typing import Literal
 
 from ..core.config import Config
-from ..core.context import RouteDecision
+from ..core.context import RouteDecision, RouteTask
 from ..core.ir import GatewayRequest
 from ..costs.cache_state import CacheState, ModelRef
 from ..costs.prices import PriceBook, load_pricebook
 from ..upstream.targets import Providers, Target
 from .breaker import BreakerBoard
 from .classify import classify
-from .policy import Candidate, Plan, Requested, RouteTable, build_route_table, plan
+from .ladders import Ladders, load_ladders
+from .policy import Assess, Candidate, Plan, Requested, RouteTable, build_route_table, plan
 from .registry import Registry, load_registry
+from .taskplan import decide_task
+from .tasks import TaskBook
 
 
 @dataclass(slots=True)
@@ -115,6 +118,8 @@ class Router:
     configured: set[str] = field(default_factory=set)
     # The providers as resolved at start-up (base URLs, loops, memoised name resolution).
     providers: Providers = field(default_factory=lambda: Providers.resolve_all(Config(), {}))
+    ladders: Ladders = field(default_factory=load_ladders)
+    tasks: TaskBook = field(default_factory=TaskBook)
 
     def resolve(self, name: str) -> Target:
         """The client's model name → its target (memoised; runs on every request)."""
@@ -128,18 +133,91 @@ class Router:
             registry=load_registry(config.models),
             table=build_route_table(config.routes),
             prices=load_pricebook(config.prices),
+            ladders=load_ladders(config.ladders),
         )
 
     def is_configured(self, provider: str) -> bool:
         return provider in self.configured
 
     def decide(
-        self, request: GatewayRequest, requested: Target, *, mode: str, client: str, session: str | None
-    ) -> tuple[RouteDecision, Plan]:
+        self,
+        request: GatewayRequest,
+        requested: Target,
+        *,
+        mode: str,
+        client: str,
+        session: str | None,
+        identity: str | None = None,
+        conditions: frozenset[str] = frozenset(),
+        degrade: bool = False,
+        allowed: frozenset[str] | None = None,
+    ) -> tuple[RouteDecision, Plan, RouteTask | None]:
+        """Classify and plan a request; with a cache identity, per task (``taskplan``).
+
+        ``degrade``: a budget is used up (non-tool-loop classes go one tier down, without the cost
+        check); ``allowed``: the only providers the client or repository may reach (None: any)."""
         routing = self.config.routing
         decision = classify(request, client=client, long_context_tokens=routing.long_context_tokens)
+        if allowed is not None:
+            return (
+                decision,
+                self._restricted(request, decision, requested, mode, client, session, allowed),
+                None,
+            )
+        if identity is not None:
+            return decide_task(
+                self,
+                request,
+                decision,
+                requested,
+                mode="live" if mode == "live" else "shadow",
+                client=client,
+                session=session,
+                identity=identity,
+                conditions=conditions,
+            )
+        return (
+            decision,
+            self.plan_request(request, decision, requested, mode=mode, client=client, session=session),
+            None,
+        )
+
+    def _restricted(
+        self,
+        request: GatewayRequest,
+        decision: RouteDecision,
+        requested: Target,
+        mode: str,
+        client: str,
+        session: str | None,
+        allowed: frozenset[str],
+    ) -> Plan:
+        """A plan whose moves and fallbacks stay within ``allowed`` providers (governance)."""
+        full = self.plan_request(request, decision, requested, mode=mode, client=client, session=session)
+        kept = tuple(c for c in full.serve if c.provider in allowed or c.provider == requested.spec.name)
+        would = full.would_route
+        if would is not None and would.provider not in allowed:
+            would = kept[0] if kept else None
+        reasons = (*full.reasons, f"providers limited to {', '.join(sorted(allowed))} by policy")
+        return Plan(full.mode, kept, would, reasons)
+
+    def plan_request(
+        self,
+        request: GatewayRequest,
+        decision: RouteDecision,
+        requested: Target,
+        *,
+        mode: str,
+        client: str,
+        session: str | None,
+        step: Callable[[str], str | None] | None = None,
+        lane: str | None = None,
+        assess: Assess | None = None,
+    ) -> Plan:
+        """One request planned (the task planner adds its ladder ``step``, ``lane`` and cost check)."""
+        routing = self.config.routing
         sticky = self.sessions.get(session)
-        the_plan = plan(
+        return plan(
             request,
             decision,
             Requested(requested.spec.name, requested.model, requested.pinned),
@@ -154,8 +232,10 @@ class Router:
             shadow_fallback=routing.shadow_fallback,
             prices=self.prices,
             min_confidence=routing.min_confidence,
+            step=step,
+            lane=lane,
+            assess=assess,
         )
-        return decision, the_plan
 
     def target_for(self, cand: Candidate, requested: Target) -> Target:
         if cand.provider == requested.spec.name and cand.model == requested.model:

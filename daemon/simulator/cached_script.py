@@ -45,6 +45,8 @@ class Served:
     at: float  # the script's clock when it answered
     usage: dict[str, Any]  # exactly the usage object the wire reported
     total_input: int  # every input token (uncached + written + read)
+    # Responses ``reasoning`` input items the request carried (a client's earlier reasoning).
+    reasoning_items: int = 0
 
 
 def betas_of(call: Call) -> frozenset[str]:
@@ -115,9 +117,17 @@ class CachedScript:
                     self.clock(),
                     copy.deepcopy(usage),
                     total,
+                    _reasoning_items(call),
                 )
             )
         return reply
+
+
+def _reasoning_items(call: Call) -> int:
+    items = call.body.get("input") if call.wire == "responses" else None
+    if not isinstance(items, list):
+        return 0
+    return sum(1 for item in items if isinstance(item, dict) and item.get("type") == "reasoning")
 
 
 def _openai_usage(wire: Wire, total: int, cached: int, output: int, reasoning: int) -> dict[str, Any]:

@@ -26,7 +26,8 @@ __all__ = [
     "new_event_id",
 ]
 
-EventStatus = Literal["ok", "error", "client_closed"]
+# "refused": governance refused the request (a limit, budget or policy); nothing went upstream.
+EventStatus = Literal["ok", "error", "client_closed", "refused"]
 
 
 def new_event_id() -> str:
@@ -79,10 +80,18 @@ class GatewayRequestEvent:
     cache_status: str | None = None
     # None unless telemetry.store_prompts is on; redacted before it is written.
     prompt: str | None = None
+    # The task (a user turn and its tool loop) and the routing decision that chose its model;
+    # True when the session is in the routing holdout (served as requested in live mode).
+    task_id: str | None = None
+    decision_id: str | None = None
+    holdout: bool = False
+    # The client id the request is attributed to (governance); for a refusal, ``error_class``
+    # holds the rule that refused it and ``error_message`` the reason.
+    client_id: str | None = None
 
 
 _JSON_FIELDS = frozenset({"signals", "fallback_chain"})
-_BOOL_FIELDS = frozenset({"stream", "usage_estimated", "cost_estimated"})
+_BOOL_FIELDS = frozenset({"stream", "usage_estimated", "cost_estimated", "holdout"})
 COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(GatewayRequestEvent))
 _ALL = attrgetter(*COLUMNS)
 _SIGNALS = COLUMNS.index("signals")

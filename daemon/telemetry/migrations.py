@@ -73,9 +73,25 @@ def m004_cache_write_1h(conn: sqlite3.Connection) -> None:
     conn.execute("ALTER TABLE events ADD COLUMN cache_write_1h_tokens INTEGER NOT NULL DEFAULT 0")
 
 
+def m005_tasks(conn: sqlite3.Connection) -> None:
+    """Routing per task: the task, the decision that chose its model, the holdout flag."""
+    conn.execute("ALTER TABLE events ADD COLUMN task_id TEXT")
+    conn.execute("ALTER TABLE events ADD COLUMN decision_id TEXT")
+    conn.execute("ALTER TABLE events ADD COLUMN holdout INTEGER NOT NULL DEFAULT 0")
+    conn.execute("CREATE INDEX events_task ON events (task_id)")
+
+
+def m006_client_id(conn: sqlite3.Connection) -> None:
+    """The client id each request is attributed to (governance); older rows: NULL (``local``)."""
+    conn.execute("ALTER TABLE events ADD COLUMN client_id TEXT")
+    conn.execute("CREATE INDEX events_client_id ON events (client_id, ts)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_events,
     m002_event_indexes,
     m003_cost_estimated,
     m004_cache_write_1h,
+    m005_tasks,
+    m006_client_id,
 )

@@ -60,6 +60,21 @@ def _cache_words(usage: Usage) -> str:
     return "no cache"
 
 
+def _task_facts(record: RequestRecord) -> dict[str, object]:
+    """The task's routing verdicts (a start carries the candidates and their expected costs)."""
+    task = record.context.task
+    if task is None:
+        return {}
+    facts: dict[str, object] = {"task": dict(task.detail)}
+    if task.fresh:
+        facts["fresh_context"] = True
+    if task.retry:
+        facts["retry"] = True
+    if task.tool_errors:
+        facts["tool_errors"] = task.tool_errors
+    return facts
+
+
 def _why(record: RequestRecord, est: SavingsEstimate | None, session: SessionSnapshot | None) -> str | None:
     """One line on what routing did or would do here and what it is worth (event detail, ``stats``)."""
     ctx = record.context
@@ -152,6 +167,8 @@ def build_event(
     would = ctx.would or (None, None)
     ok = record.status < 400 and record.error is None
     status: EventStatus = "client_closed" if record.status == 499 else ("ok" if ok else "error")
+    if ctx.refusal is not None:
+        status = "refused"
     event = GatewayRequestEvent(
         id=record.request_id,
         ts=ts if ts is not None else (record.finished_at if record.finished_at is not None else time.time()),
@@ -168,6 +185,8 @@ def build_event(
             **({"response_cache": ctx.response_cache} if ctx.response_cache is not None else {}),
             **({"why": why} if (why := _why(record, est, session)) else {}),
             **_replay_facts(record),
+            **_task_facts(record),
+            **({"degrade": True} if ctx.degrade else {}),
         },
         mode=ctx.mode,
         requested_provider=requested[0],
@@ -180,7 +199,8 @@ def build_event(
         prompt=ctx.prompt,
         status=status,
         http_status=record.status or None,
-        error_class=record.error_kind,
+        error_class=ctx.refusal or record.error_kind,
+        client_id=ctx.client_id,
         error_message=record.error,
         stream=record.stream,
         input_tokens=u.input_tokens,
@@ -197,6 +217,9 @@ def build_event(
         latency_ms=round(record.latency_ms, 2),
         ttfb_ms=round(record.first_byte_ms, 2) if record.first_byte_ms is not None else None,
         cache_status=cache_status(u.cache_read_tokens, u.cache_write_tokens),
+        task_id=ctx.task.task_id if ctx.task else None,
+        decision_id=ctx.task.decision_id if ctx.task else None,
+        holdout=bool(ctx.task and ctx.task.holdout),
     )
     if ctx.response_hit is not None:
         _response_hit(event, record, prices)

@@ -14,6 +14,12 @@ Nothing one event contains stops the writer: values SQLite cannot store are conv
 rows that fail alone are lost (``failed``); an unexpected error in a round is logged and the
 thread carries on. ``problem`` says why the writer is not writing (its thread is gone, or the
 buffer has not drained for ``stall_after`` seconds) for ``/health``; ``close`` logs every loss.
+
+With the team ledger on (``ledger``: ``postgres.PostgresLedger``), every event this writer stores
+is also queued for PostgreSQL by the outbox trigger in the same transaction; the writer only
+nudges the ledger's own thread after a batch (no PostgreSQL I/O here, so the SQLite path keeps
+its speed) and reports the ledger's trouble through ``problem``. With it off, ``prepare`` drops
+an outbox left by an earlier run.
 """
 
 from __future__ import annotations
@@ -26,10 +32,15 @@ import time
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..storage.redact import redact
+from . import postgres_outbox
 from .events import GatewayRequestEvent
 from .store import DAY, insert_events, open_db, prune
+
+if TYPE_CHECKING:
+    from .postgres import PostgresLedger
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +80,11 @@ class EventWriter:
         clock: Callable[[], float] = time.time,
         linger: float = 0.1,
         stall_after: float = STALL_AFTER,
+        ledger: PostgresLedger | None = None,
     ) -> None:
         self.path = path
+        # The team ledger fed from this writer's database (None: off).
+        self.ledger = ledger
         self.maxsize = maxsize
         self.batch_size = batch_size
         # Seconds the writer waits after the first event of a batch for more to arrive.
@@ -129,15 +143,26 @@ class EventWriter:
         """Open and migrate the database once, before serving, so read APIs never see a schema
         the writer thread has not finished migrating; a failure is left for the thread to report."""
         try:
-            open_db(self.path).close()
+            conn = open_db(self.path)
         except (sqlite3.Error, OSError):
-            pass
+            return
+        try:
+            if self.ledger is not None:
+                self.ledger.prepare(conn)
+            else:
+                postgres_outbox.uninstall(conn)
+        except sqlite3.Error as exc:
+            log.warning("telemetry: team ledger outbox: %s", exc)
+        finally:
+            conn.close()
 
     def start(self) -> None:
         if self._thread is None:
             self._drained_at = time.monotonic()
             self._thread = threading.Thread(target=self._run, name="telemetry-writer", daemon=True)
             self._thread.start()
+        if self.ledger is not None:
+            self.ledger.start()
 
     def problem(self) -> str | None:
         """Why events are not being written, or None when the writer is working (``/health``)."""
@@ -151,7 +176,7 @@ class EventWriter:
         waited = time.monotonic() - self._drained_at
         if self.pending and waited > self.stall_after:
             return f"telemetry writer stuck: {self.pending} events waiting, not drained for {waited:.0f}s"
-        return None
+        return self.ledger.problem() if self.ledger is not None else None
 
     def _hurry(self) -> None:
         self._urgent.set()
@@ -180,6 +205,8 @@ class EventWriter:
         left = self.pending  # still buffered: the thread did not drain in time, or was gone
         if self._thread.is_alive():
             log.warning("telemetry writer did not drain in %.0fs; %d events lost", timeout, left)
+        if self.ledger is not None:  # stored events not shipped yet stay queued for the next start
+            self.ledger.close(timeout)
         if self.dropped or self.failed or left:
             log.warning(
                 "telemetry: %d events written; lost: %d dropped (buffer full or closed), "
@@ -256,12 +283,15 @@ class EventWriter:
     def _drain(self, conn: sqlite3.Connection) -> None:
         """Write everything buffered now, ``batch_size`` events per transaction."""
         buffer = self._buffer
+        wrote = bool(buffer)
         while buffer:
             batch: list[GatewayRequestEvent] = []
             while buffer and len(batch) < self.batch_size:
                 batch.append(buffer.popleft())
             self._write(conn, batch)
         self._drained_at = time.monotonic()  # the buffer was empty just now
+        if wrote and self.ledger is not None:
+            self.ledger.nudge()
 
     def _run(self) -> None:
         try:

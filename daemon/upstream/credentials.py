@@ -1,7 +1,9 @@
 """Credentials for upstream calls, in one place: which header carries which key, and what to say
 when there is none.
 
-A provider's key goes in its own auth header (``x-api-key`` or ``Authorization: Bearer``). For a
+A provider's key goes in its own auth header (``x-api-key``, ``x-goog-api-key`` or
+``Authorization: Bearer``); an OAuth provider (Vertex AI) gets a Bearer access token from its
+target's token source (``google_auth``), fetched asynchronously by ``target_auth``. For a
 pass-through call with no configured key, the client's own credential (a subscription login or
 the client's own provider key, ``ClientCredential``) is forwarded unchanged; with neither, the
 error names the command or variable that fixes it. Does not read keys (``control.secrets`` does).
@@ -10,9 +12,13 @@ error names the command or variable that fixes it. Does not read keys (``control
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from ..core.errors import AuthenticationFailed, NoProviderAvailable
 from ..core.providers import ProviderSpec
+
+if TYPE_CHECKING:
+    from .targets import Target
 
 
 @dataclass(slots=True)
@@ -29,6 +35,13 @@ def needs_key(spec: ProviderSpec) -> bool:
 
 
 def missing_key_error(spec: ProviderSpec) -> NoProviderAvailable:
+    if spec.auth == "google-oauth":
+        return NoProviderAvailable(
+            f"no service-account credentials for provider {spec.name}: set "
+            f"providers.{spec.name}.credentials_file in the config file or "
+            "GOOGLE_APPLICATION_CREDENTIALS in the daemon's environment",
+            provider=spec.name,
+        )
     env_names = " or ".join(spec.key_env) or "its key variable"
     return NoProviderAvailable(
         f"no API key for provider {spec.name}: run `stackbilt-gw keys set {spec.name}` "
@@ -43,6 +56,8 @@ def auth_headers(spec: ProviderSpec, key: str | None) -> list[tuple[str, str]]:
         return []
     if spec.auth == "x-api-key":
         return [("x-api-key", key)]
+    if spec.auth == "x-goog-api-key":
+        return [("x-goog-api-key", key)]
     return [("authorization", f"Bearer {key}")]
 
 
@@ -51,6 +66,16 @@ def translated_auth(spec: ProviderSpec, key: str | None) -> list[tuple[str, str]
     if key is None and needs_key(spec):
         raise missing_key_error(spec)
     return auth_headers(spec, key)
+
+
+async def target_auth(target: Target, key: str | None) -> list[tuple[str, str]]:
+    """``translated_auth`` for a target: an OAuth provider's fresh access token (one refresh for
+    any number of concurrent requests), else the provider key."""
+    if target.spec.auth == "google-oauth":
+        if target.token is None:
+            raise missing_key_error(target.spec)
+        return [("authorization", f"Bearer {await target.token.token()}")]
+    return translated_auth(target.spec, key)
 
 
 def passthrough_auth(

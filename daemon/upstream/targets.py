@@ -9,19 +9,26 @@ Order: aliases — the config's ``model_map`` over the shipped ``ALIASES`` (exac
 ``<provider>/<model>`` pins (the first path
 segment is a known provider name) > the providers' model-name prefixes (``claude-`` → Anthropic,
 ``gpt-`` → OpenAI, ``@cf/`` → Cloudflare, …). Anything else is an ``UnknownModel`` error that
-lists what is available. Pure: no I/O.
+lists what is available. Vertex AI's base URL is completed from ``providers.vertex.project`` /
+``.location`` here, and its OAuth token source (``google_auth.TokenSource``) rides on its targets;
+a bad service-account file is logged once at start-up (``Providers.problems``). Pure otherwise:
+no I/O beyond reading that file once.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from urllib.parse import urlsplit
 
 from ..core.config import Config
 from ..core.errors import NoProviderAvailable, UnknownModel
 from ..core.providers import ProviderSpec, base_url_for, builtin_providers
+from .google_auth import CredentialFileError, TokenSource, credentials_path
+
+log = logging.getLogger(__name__)
 
 # Shipped aliases; ``model_map`` entries with the same name replace them.
 ALIASES: dict[str, str] = {
@@ -44,9 +51,22 @@ class Target:
     base_url: str
     # True when the client named the provider explicitly (routing must not move it).
     pinned: bool = False
+    # Providers authenticated with OAuth access tokens (Vertex AI): where the token comes from.
+    token: TokenSource | None = None
 
     def url(self, path: str, query: str = "") -> str:
-        """``base_url + path [+ ?query]``; a base URL still missing its account id is an error."""
+        """``base_url + path [+ ?query]``; a base URL still missing its account id is an error.
+
+        ``{model}`` in ``path`` is this target's model (the Gemini wire's per-model methods)."""
+        if "{project}" in self.base_url or "{location}" in self.base_url:
+            raise NoProviderAvailable(
+                f"provider {self.spec.name} needs a Google Cloud project and location: set "
+                f"providers.{self.spec.name}.project and providers.{self.spec.name}.location in the "
+                "config file",
+                provider=self.spec.name,
+            )
+        if "{model}" in path:
+            path = path.replace("{model}", self.model)
         if "{account_id}" in self.base_url:
             env_name = self.spec.account_env or "the account id"
             raise NoProviderAvailable(
@@ -141,6 +161,42 @@ def find_loops(config: Config, env: Mapping[str, str], base_urls: Mapping[str, s
     return loops
 
 
+def fill_google_cloud(url: str, config: Config, provider: str) -> str:
+    """``{project}`` / ``{location}`` in a Vertex AI base URL from ``providers.<name>`` settings
+    (a missing one stays, and ``Target.url`` says what to set). ``global`` has no region host."""
+    settings = config.providers.get(provider)
+    project = settings.project if settings else None
+    location = settings.location if settings else None
+    if location:
+        if location == "global":
+            url = url.replace("{location}-aiplatform.", "aiplatform.")
+        url = url.replace("{location}", location)
+    if project:
+        url = url.replace("{project}", project)
+    return url
+
+
+def token_sources(config: Config, env: Mapping[str, str]) -> tuple[dict[str, TokenSource], dict[str, str]]:
+    """The OAuth token source of each ``google-oauth`` provider with a credential file, and the
+    providers whose file is unusable (name → why, naming the file)."""
+    sources: dict[str, TokenSource] = {}
+    problems: dict[str, str] = {}
+    for name, spec in builtin_providers().items():
+        if spec.auth != "google-oauth":
+            continue
+        settings = config.providers.get(name)
+        path = credentials_path(settings.credentials_file if settings else None, env)
+        if path is None:
+            continue
+        source = TokenSource(path)
+        try:
+            source.check()
+        except CredentialFileError as exc:
+            problems[name] = str(exc)
+        sources[name] = source
+    return sources, problems
+
+
 @dataclass(slots=True)
 class Providers:
     """The providers as resolved once for the daemon's life (see the module docstring)."""
@@ -149,23 +205,40 @@ class Providers:
     base_urls: dict[str, str]
     loops: dict[str, str] = field(default_factory=dict)
     _targets: dict[str, Target] = field(default_factory=dict)
+    # OAuth token sources (Vertex AI) and unusable credential files, by provider.
+    tokens: dict[str, TokenSource] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def resolve_all(cls, config: Config, env: Mapping[str, str]) -> Providers:
         urls = {name: base_url_for(spec, config, env) for name, spec in builtin_providers().items()}
-        return cls(config, urls, find_loops(config, env, urls))
+        for name, spec in builtin_providers().items():
+            if spec.auth == "google-oauth":
+                urls[name] = fill_google_cloud(urls[name], config, name)
+        tokens, problems = token_sources(config, env)
+        for name, why in problems.items():
+            log.warning("provider %s is not usable: %s", name, why)
+        return cls(config, urls, find_loops(config, env, urls), tokens=tokens, problems=problems)
 
     def spec(self, name: str) -> ProviderSpec:
         return builtin_providers()[name]
 
     def target(self, provider: str, model: str, *, pinned: bool = False) -> Target:
-        return Target(self.spec(provider), model, self.base_urls[provider], pinned=pinned)
+        return Target(
+            self.spec(provider),
+            model,
+            self.base_urls[provider],
+            pinned=pinned,
+            token=self.tokens.get(provider),
+        )
 
     def resolve(self, name: str) -> Target:
         """``resolve_model`` memoised (bounded); runs on every request."""
         found = self._targets.get(name)
         if found is None:
             found = _resolve(name, self.config, lambda spec: self.base_urls[spec.name])
+            if found.spec.name in self.tokens:
+                found = replace(found, token=self.tokens[found.spec.name])
             if len(self._targets) >= 4096:
                 self._targets.clear()
             self._targets[name] = found

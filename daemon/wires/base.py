@@ -155,6 +155,10 @@ def _no_edit(body: JSON) -> bool:
     return False
 
 
+def _no_reasoning_edit(body: JSON, keep: Callable[[int], bool]) -> bool:
+    return False
+
+
 def _no_hints(body: JSON, spec: ProviderSpec, hints: CacheHints) -> bool:
     return False
 
@@ -175,6 +179,9 @@ class Wire:
     # Pass-through: deliberate body edits (True when changed) and the output-limit fields,
     # in order of preference.
     edit: Callable[[JSON], bool] = field(default=_no_edit)
+    # Drop reasoning items another model produced: (body, keep(client position)) -> changed.
+    # Only where a wire carries model-bound reasoning back (Responses' encrypted items).
+    drop_reasoning: Callable[[JSON, Callable[[int], bool]], bool] = field(default=_no_reasoning_edit)
     max_tokens_fields: tuple[str, ...] = ("max_tokens",)
     # Prompt-cache hints for a body the client left without any (True when changed).
     add_cache_hints: Callable[[JSON, ProviderSpec, CacheHints], bool] = field(default=_no_hints)

@@ -11,9 +11,11 @@ from ..core.providers import ProviderSpec
 from .anthropic.wire import WIRE as ANTHROPIC
 from .base import UpstreamCodec, Wire
 from .chat.wire import WIRE as CHAT
+from .gemini.wire import WIRE as GEMINI
+from .gemini.wire import route as gemini_route
 from .responses.wire import WIRE as RESPONSES
 
-WIRES: dict[str, Wire] = {w.name: w for w in (ANTHROPIC, CHAT, RESPONSES)}
+WIRES: dict[str, Wire] = {w.name: w for w in (ANTHROPIC, CHAT, RESPONSES, GEMINI)}
 # Wires the gateway can translate into (they have an upstream codec).
 TRANSLATABLE: tuple[str, ...] = tuple(name for name, w in WIRES.items() if w.codec is not None)
 
@@ -26,3 +28,10 @@ def translation_wire(spec: ProviderSpec) -> tuple[Wire, UpstreamCodec]:
         if wire is not None and wire.codec is not None:
             return wire, wire.codec
     raise ValueError(f"provider {spec.name} speaks no wire the gateway can translate into")
+
+
+def upstream_route(wire: Wire, model: str, *, stream: bool) -> tuple[str, str]:
+    """(path, query) of a translated call: the wire's fixed path, or Gemini's per-model method."""
+    if wire.name == GEMINI.name:
+        return gemini_route(model, stream=stream)
+    return wire.upstream_path, ""

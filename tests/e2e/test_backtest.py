@@ -139,15 +139,27 @@ def test_the_backtest_moves_what_live_mode_moved(runs: tuple[Run, Run]) -> None:
     shadow, live = runs
     report = shadow.backtests["table"]
     moved_live = sum(1 for model in live.models if model == HAIKU)
-    assert report["totals"]["moves_taken"] == moved_live == 3
+    # per task: the title, the subagent's run (its first turn and its tool loop), and the summary
+    # ask on the main conversation with the tool round of its task
+    assert report["totals"]["moves_taken"] == moved_live == 6
     assert {m["to"] for m in report["moves_taken"]} == {f"anthropic/{HAIKU}"}
-    assert sorted(m["route_class"] for m in report["moves_taken"]) == ["background", "summary", "summary"]
+    assert sorted(m["route_class"] for m in report["moves_taken"]) == [
+        "background",
+        "summary",
+        "summary",
+        "tool_loop",
+        "tool_loop",
+        "tool_loop",
+    ]
     assert report["totals"]["requests"] == len(shadow.models) and report["skipped"] == 0
-    # The daemon's own (default) table sends summary/background to Groq, which has no key here:
-    # the planner refuses those moves and says why.
+    # The daemon's own (default) table: the fresh-context lane moves the title one tier down
+    # (Sonnet 4.5 -> Haiku 4.5; the subagent capture carries another session id here, so it is not
+    # recognised as this session's subagent); its summary/background routes to Groq, which has no
+    # key here, are refused with the reason.
     own = shadow.backtests["own"]
-    assert own["totals"]["moves_taken"] == 0 and own["totals"]["moves_refused"] >= 3
-    assert own["totals"]["savings_usd"] == 0
+    lane = sorted(m["route_class"] for m in own["moves_taken"])
+    assert lane == ["background"], own["moves_taken"]
+    assert own["totals"]["savings_usd"] > 0
     for move in own["moves_refused"]:
         assert move["to"] is None and move["rule"]
         assert any("provider not configured" in reason for reason in move["reasons"]), move
@@ -168,12 +180,12 @@ def test_rows_add_up_to_the_totals(runs: tuple[Run, Run]) -> None:
 def test_a_live_run_replayed_through_its_own_table_changes_nothing(runs: tuple[Run, Run]) -> None:
     shadow, live = runs
     own = live.backtests["own"]["totals"]
-    assert own["moves_taken"] == 3
+    assert own["moves_taken"] == 6
     assert _close(own["actual_usd"], live.true_spend, 0.005)
     assert own["simulated_usd"] == pytest.approx(own["actual_usd"], rel=1e-9)
     # Replayed unrouted, the live run costs what the shadow run cost.
     unrouted = live.backtests["unrouted"]["totals"]
-    assert unrouted["moves_taken"] == 0
+    assert unrouted["moves_taken"] == 1  # a table of "requested" still has the lane: the title moves
     assert _close(unrouted["simulated_usd"], shadow.true_spend, PREDICTION_GAP), (unrouted, shadow.true_spend)
 
 

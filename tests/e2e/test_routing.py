@@ -37,7 +37,7 @@ def gw(fake_upstream: FakeUpstream) -> Iterator[GatewayThread]:
 
 
 def ask(
-    gw: GatewayThread, text: str, *, session: str = "s-1", stream: bool = False, **extra: Any
+    gw: GatewayThread, text: str, *, session: str = "s-2", stream: bool = False, **extra: Any
 ) -> httpx.Response:
     body = {
         "model": "claude-opus-5-5",
@@ -78,7 +78,7 @@ def test_shadow_mode_serves_requested_and_records_would_route(
     assert ev["mode"] == "shadow" and ev["route_class"] == "summary"
     assert (ev["selected_provider"], ev["selected_model"]) == ("anthropic", "claude-opus-5-5")
     assert (ev["would_provider"], ev["would_model"]) == ("groq", "llama-3.1-8b-instant")
-    assert ev["client"] == "claude-code" and ev["session_id"] == "s-1"
+    assert ev["client"] == "claude-code" and ev["session_id"] == "s-2"
     assert ev["cache_read_tokens"] == 400 and ev["cache_write_tokens"] == 30
     assert ev["cost_usd"] > 0 and ev["would_cost_usd"] is not None
     stats = httpx.get(f"{gw.url}/shadow/stats", headers=AUTH, timeout=5).json()
@@ -168,7 +168,7 @@ def test_connection_failure_falls_back(fake_upstream: FakeUpstream) -> None:
 def test_breaker_opens_and_skips_a_failing_provider(gw: GatewayThread, fake_upstream: FakeUpstream) -> None:
     set_mode(gw, "live")
     fake_upstream.fail_next(500, times=3, path="/chat/completions")
-    for i in range(3):  # separate sessions: stickiness would otherwise keep them on the fallback
+    for i in (0, 2, 3):  # separate sessions (none in the holdout): stickiness would keep them on the fallback
         assert ask(gw, SUMMARY, session=f"s-{i}").status_code == 200
     providers = httpx.get(f"{gw.url}/providers", headers=AUTH, timeout=5).json()["providers"]
     assert providers["groq"]["breaker"]["state"] == "open"

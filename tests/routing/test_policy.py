@@ -101,7 +101,8 @@ def test_no_clamp_for_classes_that_need_long_answers() -> None:
     routes: dict[RouteClass, tuple[str, ...]] = {"code_draft": ("cerebras/gpt-oss-120b",)}
     p = run(req, routes=routes)
     assert keys(p) == ["anthropic/claude-opus-5-5"]
-    assert any("does not fit" in r for r in p.reasons)
+    limited = [r for r in p.reasons if "output limit 32768 below max_tokens" in r]
+    assert limited and "no clamp for code_draft" in limited[0], p.reasons
 
 
 def test_unconfigured_and_unhealthy_providers_are_skipped() -> None:

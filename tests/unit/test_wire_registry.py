@@ -19,7 +19,7 @@ ERROR_BODIES = {
 
 
 def test_every_client_protocol_has_a_wire_with_both_sides() -> None:
-    assert set(WIRES) == {"anthropic", "chat", "responses"}
+    assert set(WIRES) == {"anthropic", "chat", "responses", "gemini"}
     for name, wire in WIRES.items():
         assert wire.name == name and wire.renderer.protocol == name
         assert wire.upstream_path.startswith("/")
@@ -27,7 +27,7 @@ def test_every_client_protocol_has_a_wire_with_both_sides() -> None:
         tap.feed(b"")
         tap.close()
         assert not tap.finished
-    assert set(TRANSLATABLE) == {"anthropic", "chat"}
+    assert set(TRANSLATABLE) == {"anthropic", "chat", "gemini"}
 
 
 @pytest.mark.parametrize("name", sorted(ERROR_BODIES))

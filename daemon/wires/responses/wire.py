@@ -11,6 +11,7 @@ from __future__ import annotations
 from ..base import Renderer, Wire
 from ..openai_cache_key import add_cache_hints
 from ..openai_errors import openai_error
+from .reasoning_items import drop_reasoning_items
 from .request import parse_responses_request
 from .response import ResponsesSSEWriter, render_responses_error, render_responses_response
 from .usage import ResponsesUsageTap, body_usage
@@ -31,4 +32,5 @@ WIRE = Wire(
     body_usage=body_usage,
     max_tokens_fields=("max_output_tokens",),
     add_cache_hints=add_cache_hints,
+    drop_reasoning=drop_reasoning_items,
 )

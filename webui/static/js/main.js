@@ -7,8 +7,9 @@ import * as routes from "./views/routes.js";
 import * as providers from "./views/providers.js";
 import * as events from "./views/events.js";
 import * as settings from "./views/settings.js";
+import * as team from "./views/team.js";
 
-const VIEWS = { overview, routes, providers, events, settings };
+const VIEWS = { overview, routes, providers, events, team, settings };
 const POLL_MS = 3000;
 const ctx = { since: localStorage.getItem("sgw.since") || "today", mode: null, demo: false, view: null };
 const root = document.getElementById("view");

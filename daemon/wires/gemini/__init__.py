@@ -1,0 +1,1 @@
+"""The Google Gemini ``generateContent`` wire (Gemini API and Vertex AI)."""
