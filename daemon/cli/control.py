@@ -107,6 +107,7 @@ def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
     for label, data in periods.items():
         out += _table(label, [{**data.get("totals", {}), "key": "all requests"}])
         out += ["", *_table(f"{label} by model", data.get("by_model", []))]
-        out += ["", *_table(f"{label} by route class", data.get("by_route_class", [])), ""]
+        out += ["", *_table(f"{label} by route class", data.get("by_route_class", []))]
+        out += ["", *_table(f"{label} by client", data.get("by_client_id", [])), ""]
     print("\n".join(out).rstrip())
     return 0

@@ -64,6 +64,7 @@ def _telemetry_counters(st: GatewayState) -> dict[str, Any]:
         "unrecorded": st.recorder.failed if st.recorder is not None else 0,
         "pending": st.writer.pending,
         "problem": st.writer.problem(),
+        "ledger": st.writer.ledger.status() if st.writer.ledger is not None else {"enabled": False},
     }
 
 
