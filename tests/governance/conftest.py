@@ -10,10 +10,11 @@ from stackbilt_gateway.daemon.control.paths import resolve_paths
 from stackbilt_gateway.daemon.core.config import Config
 from stackbilt_gateway.daemon.governance.clients_store import add_client, clients_file
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
-from tests.e2e.conftest import upstream_env
+from tests.e2e.conftest import fake_upstream, upstream, upstream_env
 from tests.fakes.gateway import GatewayThread
 
-pytest_plugins = ["tests.e2e.conftest"]
+# The e2e fixtures this directory shares (imported: a fixture is found where it is defined or imported).
+__all__ = ["fake_upstream", "upstream"]
 
 Start = Callable[..., GatewayThread]
 
