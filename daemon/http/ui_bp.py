@@ -143,6 +143,9 @@ async def static_file(name: str) -> Response:
 
 @bp.post("/ui/api/logout")
 async def logout() -> Response:
+    # Read the (ignored) body: an unread body makes the server drop the kept-alive connection,
+    # and the dashboard's next request on it would fail.
+    await request.get_data()
     name = cookie_name(state().config.port)
     current_app.extensions["stackbilt_sessions"].end(request.cookies.get(name))
     resp = jsonify({"ok": True})
