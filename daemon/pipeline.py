@@ -354,3 +354,45 @@ async def count_tokens(
     return Outcome(
         200, [("content-type", "application/json"), ("x-stackbilt-estimate", "chars/4")], body=body
     )
+
+
+def explain(
+    st: GatewayState, *, protocol: str, body: dict[str, Any], headers: list[tuple[str, str]]
+) -> dict[str, Any]:
+    """What routing would decide for this request now, as a dry run (``stackbilt-gw explain``):
+    class, signals, the task and fresh-context verdicts, each candidate with its reason and
+    expected task cost, the cache state. Nothing is sent upstream and nothing is remembered."""
+    wire = WIRES[protocol]
+    hmap = header_map(headers)
+    client, session = client_kind(hmap), session_id(hmap)
+    request = wire.parse_request(body)
+    requested = st.router.resolve(request.model)
+    identity = _cache_identity(session, request)
+    decision, plan, task = st.router.explain(
+        request,
+        requested,
+        mode=st.mode.mode,
+        client=client,
+        session=session,
+        identity=identity,
+        conditions=price_conditions(hmap),
+    )
+    would = plan.would_route
+    return {
+        "mode": st.mode.mode,
+        "client": client,
+        "session": session,
+        "requested": f"{requested.spec.name}/{requested.model}",
+        "route_class": decision.route_class,
+        "rule": decision.rule,
+        "confidence": decision.confidence,
+        "signals": dict(decision.signals),
+        "task": (
+            {"start": task.start, "fresh_context": task.fresh, "holdout": task.holdout, **task.detail}
+            if task is not None
+            else None
+        ),
+        "plan_reasons": list(plan.reasons),
+        "would_serve": would.key if would is not None else None,
+        "serve": [c.key for c in plan.serve],
+    }

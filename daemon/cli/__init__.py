@@ -26,7 +26,7 @@ from .. import __version__
 from ..control.gatewaykey import load_or_create_gateway_key
 from ..control.secrets import KeyringUnavailable
 from ..control.settings import ConfigError
-from . import backtest, clients, compact, control, daemon, demo, desktop, export, keys, launch, setup
+from . import backtest, clients, compact, control, daemon, demo, desktop, explain, export, keys, launch, setup
 from .common import PROG, Context, Subparsers, fail
 
 
@@ -51,6 +51,7 @@ _COMMAND_MODULES: Sequence[Callable[[Subparsers], None]] = (
     setup.add_parsers,
     control.add_parsers,
     backtest.add_parsers,
+    explain.add_parsers,
     compact.add_parsers,
     demo.add_parsers,
     clients.add_parsers,

@@ -32,6 +32,7 @@ from . import (
     compact_bp,
     control_bp,
     envelope_bp,
+    explain_bp,
     health_bp,
     metrics_bp,
     openai_bp,
@@ -180,6 +181,7 @@ def create_app(
     app.register_blueprint(metrics_bp.bp)
     app.register_blueprint(compact_bp.bp)
     app.register_blueprint(backtest_bp.bp)
+    app.register_blueprint(explain_bp.bp)
     app.register_blueprint(team_bp.bp)
     app.register_blueprint(envelope_bp.bp)
     app.register_blueprint(ui_bp.bp)

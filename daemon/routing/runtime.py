@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from threading import Lock
 from typing import Literal
 
@@ -180,6 +180,29 @@ class Router:
             decision,
             self.plan_request(request, decision, requested, mode=mode, client=client, session=session),
             None,
+        )
+
+    def explain(
+        self,
+        request: GatewayRequest,
+        requested: Target,
+        *,
+        mode: str,
+        client: str,
+        session: str | None,
+        identity: str | None,
+        conditions: frozenset[str] = frozenset(),
+    ) -> tuple[RouteDecision, Plan, RouteTask | None]:
+        """``decide`` as a dry run: on a copy of the task book, so nothing is remembered."""
+        dry = replace(self, tasks=self.tasks.snapshot())
+        return dry.decide(
+            request,
+            requested,
+            mode=mode,
+            client=client,
+            session=session,
+            identity=identity,
+            conditions=conditions,
         )
 
     def _restricted(

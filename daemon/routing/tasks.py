@@ -19,7 +19,7 @@ import uuid
 from bisect import bisect_right
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from threading import Lock
 from typing import Generic, TypeVar
 
@@ -114,6 +114,16 @@ class TaskBook:
 
     def __len__(self) -> int:
         return len(self._tasks)
+
+    def snapshot(self) -> TaskBook:
+        """An independent copy (a dry run decides on it and leaves this book as it was)."""
+        copy = TaskBook()
+        with self._lock:
+            copy._producers._items.update((k, list(v)) for k, v in self._producers._items.items())
+            copy._tasks._items.update((k, replace(v)) for k, v in self._tasks._items.items())
+            copy._shapes._items.update((k, replace(v)) for k, v in self._shapes._items.items())
+            copy._main._items.update(self._main._items)
+        return copy
 
     def current(self, identity: str) -> Task | None:
         with self._lock:

@@ -67,6 +67,15 @@ def _has_events(conn: sqlite3.Connection) -> bool:
     return row is not None
 
 
+def event_by_id(path: Path, event_id: str) -> dict[str, Any] | None:
+    """One stored event by its id (None when there is none)."""
+    with _reader(path) as conn:
+        if conn is None or not _has_events(conn):
+            return None
+        row = conn.execute("SELECT * FROM events WHERE id = ?", (event_id,)).fetchone()
+        return from_row(dict(row)) if row is not None else None
+
+
 def recent(
     path: Path,
     *,
