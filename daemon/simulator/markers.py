@@ -5,6 +5,8 @@
 - ``RUN_SHELL: <command>``         → an ``exec_command`` tool call ``{"cmd": …}`` (Codex)
 - ``APPLY_PATCH: <path>``          → an ``apply_patch`` custom tool call adding ``<path>`` (Codex)
 - ``READ_FILE: <path>``            → a ``Read`` tool call ``{"file_path": …}``
+- ``RUN_AGENT: <task>``            → an ``Agent`` tool call (Claude Code starts a subagent with
+                                     ``<task>`` as its prompt)
 - ``THINK``                        → a signed thinking block (Anthropic) or ``reasoning_content``
                                      deltas (Chat) before the answer
 - ``SLOW``                         → 0.3 s between stream deltas
@@ -122,6 +124,9 @@ def _tool(text: str, wire: Wire) -> ToolCall | None:
         name, args, custom = "apply_patch", {"input": patch}, True
     elif m := re.search(r"RUN_BASH:\s*(.+?)\s*(?:$|\n)", text):
         name, args = "Bash", {"command": m.group(1), "description": "Run the command"}
+    elif m := re.search(r"RUN_AGENT:\s*(.+?)\s*(?:$|\n)", text):
+        name = "Agent"
+        args = {"description": "Subagent task", "prompt": m.group(1), "subagent_type": "general-purpose"}
     elif m := re.search(r"READ_FILE:\s*(\S+)", text):
         name, args = "Read", {"file_path": m.group(1)}
     else:
