@@ -251,6 +251,7 @@ _TOP: dict[str, Validator] = {
     "log_level": _log_level,
     "mode": _mode,
     "graceful_timeout": _seconds(allow_zero=True),
+    "max_connections": _int_between(1, 1_000_000),
 }
 _TIMEOUTS: dict[str, Validator] = {
     "connect": _seconds(allow_zero=False),
@@ -275,12 +276,23 @@ def _file_path(value: object, text: bool) -> object:
     return str(Path(value.strip()).expanduser())
 
 
+TRANSLATE_WIRES = ("responses", "chat")
+
+
+def _translate_wire(value: object, text: bool) -> object:
+    if value not in TRANSLATE_WIRES:
+        raise _Invalid('"responses" or "chat"')
+    return value
+
+
 _PROVIDER: dict[str, Validator] = {
     "base_url": _url,
     "enabled": _bool,
     "project": _gcp_name,
     "location": _gcp_name,
     "credentials_file": _file_path,
+    "translate_wire": _translate_wire,
+    "concurrency": _int_between(1, 64),
 }
 
 
@@ -459,6 +471,8 @@ class _Layers:
         if head == "providers" and rest:
             name, _, key = rest.partition(".")
             self._check_provider(label, name)
+            if key == "translate_wire":
+                self._check_openai_provider(label, dotted, name)
             if key in _PROVIDER:
                 return _PROVIDER[key]
             if key.lower() in _SECRET_KEYS:
@@ -488,6 +502,17 @@ class _Layers:
     def _provider_guess(dotted: str) -> str:
         parts = dotted.split(".")
         return parts[1] if len(parts) > 2 else "<name>"
+
+    @staticmethod
+    def _check_openai_provider(label: str, dotted: str, name: str) -> None:
+        """``translate_wire`` only means something for a provider speaking an OpenAI wire."""
+        from .core.providers import builtin_providers  # registry imports this module
+
+        if not set(builtin_providers()[name].wires) & set(TRANSLATE_WIRES):
+            raise ConfigError(
+                f'{label}: "{dotted}": {name} speaks no OpenAI wire; translate_wire applies only to '
+                "OpenAI-compatible providers"
+            )
 
     def _check_provider(self, label: str, name: str) -> None:
         if name not in self.known_providers:
@@ -687,6 +712,7 @@ def load_config(
         log_level=values.get("log_level", defaults.log_level),
         mode=values.get("mode", defaults.mode),
         graceful_timeout=values.get("graceful_timeout", defaults.graceful_timeout),
+        max_connections=values.get("max_connections", defaults.max_connections),
         routing=RoutingSettings(**values.get("routing", {})),
         routes=dict(values.get("routes", {})),
         models=dict(values.get("models", {})),

@@ -34,6 +34,7 @@ from .core.ir import GatewayRequest, TextPart
 from .core.tokens import estimate_request_tokens
 from .costs.cache_state import cache_identity
 from .costs.conditions import price_conditions
+from .execute.bridge import bridge
 from .execute.outcome import Outcome
 from .execute.passthrough import PassthroughCall, passthrough
 from .execute.translated import translated
@@ -177,9 +178,15 @@ async def _attempt(
     """One candidate, once: ``body`` and the output limit are this attempt's own."""
     st.providers.check_loop(target)
     record.provider, record.upstream_model = target.spec.name, target.model
+    if target.spec.bridge is not None:  # a local process (the Claude Code CLI), not an HTTP upstream
+        return await bridge(
+            st.providers.claude_cli(), target=target, request=request, renderer=wire.renderer, record=record
+        )
     record.translated = wire.name not in target.spec.wires
     key = await st.keys.aget(target.spec)
     hints = CacheHints(st.config.cache.prefix_markers, record.context.session)
+    task = record.context.task
+    effort = task.effort if task is not None else None
     if not record.translated:
         call = PassthroughCall(
             target,
@@ -191,6 +198,7 @@ async def _attempt(
             max_tokens=max_tokens,
             cache=hints,
             keep_reasoning=_reasoning_keeper(st, record, target),
+            effort=effort,
         )
         return await passthrough(
             st.upstream,
@@ -202,6 +210,8 @@ async def _attempt(
         )
     if max_tokens is not None and (request.max_tokens is None or request.max_tokens > max_tokens):
         request = replace(request, max_tokens=max_tokens)
+    if effort is not None and request.thinking is not None and request.thinking.effort is not None:
+        request = replace(request, thinking=replace(request.thinking, effort=effort))
     return await translated(
         st.upstream,
         target=target,
@@ -341,7 +351,7 @@ async def count_tokens(
     req = parse_request(parsed, require_max_tokens=False)
     target = st.router.resolve(req.model)
     key = await st.keys.aget(target.spec)
-    if "anthropic" in target.spec.wires and (key or credential):
+    if "anthropic" in target.spec.wires and target.spec.bridge is None and (key or credential):
         st.providers.check_loop(target)
         record = RequestRecord(request_id, "anthropic-count", client_model=req.model)
         call = PassthroughCall(

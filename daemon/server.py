@@ -3,7 +3,8 @@
 Owns the process around the app: refusing a second instance (an OS file lock plus the pidfile),
 binding the port (a clear ``PortInUse`` message, exit code 3), logging to stderr (the launcher
 redirects it to the log file), loading the gateway key and provider key store, running Hypercorn
-with our own SIGTERM/SIGINT shutdown trigger, and removing the pidfile on exit. Does not own the
+with our own SIGTERM/SIGINT shutdown trigger and connection hygiene (``connections``: the
+``max_connections`` cap and the ``accept()`` back-off), and removing the pidfile on exit. Does not own the
 app itself (``http.app.create_app``) nor background start/stop (``lifecycle``).
 """
 
@@ -66,6 +67,7 @@ async def _serve(app: Any, hc: Any, on_ready: Callable[[], None]) -> None:
 
     stop_event = asyncio.Event()
     loop = asyncio.get_running_loop()
+    connections.install_backoff(loop)  # accept() out of descriptors: backed off, logged once
 
     def on_signal(signum: int) -> None:
         if stop_event.is_set():
@@ -126,7 +128,7 @@ def serve_forever(config: Config, paths: Paths, *, env: Mapping[str, str] | None
             ", ".join(str(p) for p in config.sources) or "defaults",
         )
         gcpolicy.tune()
-        connections.install()
+        connections.install(config.max_connections)
         asyncio.run(_serve(app, hc, lambda: write_pidfile(paths, info)))
         log.info("stopped")
         return EXIT_OK

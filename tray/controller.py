@@ -2,7 +2,8 @@
 
 Owns ``TrayState`` (what the icon and menu show), ``TrayController`` (start/stop the daemon,
 shadow/live, open the dashboard, start at login, open logs, quit) and change detection that turns
-"the daemon died while we expected it up" and "a provider's breaker opened" into notifications.
+"the daemon died while we expected it up", "a provider's breaker opened" and "a ``warn`` budget
+is used up" (``tray.budgets``, once per budget per period) into notifications.
 Pure of GUI: pystray is never imported here, so it runs on the dummy backend and in unit tests.
 The menu layout is ``tray.menu``'s; the polling thread is ``tray.supervisor``'s.
 """
@@ -21,6 +22,7 @@ from ..daemon.control.paths import Paths
 from ..daemon.control.platform import open_path
 from ..daemon.control.settings import ConfigError, graceful_timeout, load_settings
 from ..installer import autostart
+from . import budgets
 from .icons import IconState
 
 log = logging.getLogger(__name__)
@@ -112,6 +114,8 @@ class TrayController:
         self._lock = threading.RLock()
         self._expect_running = False
         self._mode_available = True
+        self._budgets: list[budgets.BudgetView] | None = None
+        self._budget_notices = budgets.BudgetNotices()
         self.state = TrayState()
 
     # -- state ---------------------------------------------------------------------------------
@@ -128,6 +132,7 @@ class TrayController:
             enabled = autostart.status(self._autostart).enabled
         except (OSError, RuntimeError):
             enabled = False
+        self._budgets = None
         info = find_daemon(self.paths)
         if info is None:
             return TrayState(autostart=enabled, mode_available=self._mode_available)
@@ -135,6 +140,7 @@ class TrayController:
         h = api.health()
         summary = api.summary() if h is not None else Summary()
         breakers = api.open_breakers() if h is not None else None
+        self._budgets = budgets.fetch(api) if h is not None else None
         mode = (h or {}).get("mode") or summary.mode
         return TrayState(
             running=True,
@@ -149,7 +155,8 @@ class TrayController:
         )
 
     def refresh(self) -> TrayState:
-        """Poll the daemon; notify on unexpected death or newly opened breakers; publish changes."""
+        """Poll the daemon; notify on unexpected death, newly opened breakers and used-up warn budgets;
+        publish changes."""
         with self._lock:
             before = self.state
             new = replace(self._poll(), busy=before.busy)
@@ -160,6 +167,9 @@ class TrayController:
                 self.notify(APP_TITLE, "The gateway stopped unexpectedly. Use “Start gateway” to restart it.")
             for name in sorted(new.open_breakers - before.open_breakers):
                 self.notify(APP_TITLE, f"Provider {name} is failing; its circuit breaker opened.")
+            if self._budgets is not None:  # unknown (daemon down, older daemon): remember as is
+                for text in self._budget_notices.due(self._budgets):
+                    self.notify(APP_TITLE, text)
             self.state = new
         if new != before:
             self.on_change(new)

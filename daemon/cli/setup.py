@@ -1,7 +1,9 @@
 """``stackbilt-gw init`` and ``stackbilt-gw doctor [--live]``: first-run set-up and a health report.
 
 Owns the interactive key set-up (one provider at a time, Enter skips, works with piped stdin) and
-the doctor's checks, each printed as one line that says what to do when it fails. Storage is
+the doctor's checks, each printed as one line that says what to do when it fails (``--live``: one
+small real request through the running daemon per configured provider, Gemini and Vertex AI
+included; for Vertex the daemon fetches an OAuth token first). Storage is
 ``control.secrets``', process state ``control.lifecycle``', settings ``control.settings``', the
 provider list and model names ``control.providers``', start-up registration
 ``installer.autostart``'s. Never prints a key value.
@@ -17,14 +19,15 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Literal
 
 from ..control.gatewaykey import keys_equal, load_or_create_gateway_key, read_gateway_key
 from ..control.lifecycle import PortInUse, check_port_free, connect_host, find_daemon, health, url_host
 from ..control.providers import known_models, needs_key, provider_specs
 from ..control.secrets import KeyringUnavailable, check_backend, key_presence, set_key
-from ..control.settings import ConfigError, load_settings
+from ..control.settings import Config, ConfigError, load_settings
 from .common import Context, Subparsers
 from .launch import CLIENTS, find_client
 
@@ -37,7 +40,11 @@ _LIVE_MODELS = {
     "groq": "llama-3.1-8b-instant",
     "cerebras": "llama3.1-8b",
     "deepseek": "deepseek-chat",
+    "gemini": "gemini-2.5-flash-lite",
+    "vertex": "gemini-2.5-flash-lite",
 }
+# Where a service-account file is found when the config file names none (Vertex AI).
+_GOOGLE_CREDENTIALS_ENV = "GOOGLE_APPLICATION_CREDENTIALS"
 
 
 def add_parsers(sub: Subparsers) -> None:
@@ -169,6 +176,62 @@ def _live_check(r: Report, url: str, key: str, name: str) -> None:
     r.line("ok", f"live {name}", f"{wire_model} answered in {time.monotonic() - started:.1f} s")
 
 
+FD_HEADROOM = 256  # descriptors besides client connections: upstream sockets, databases, logs
+
+
+def _fd_budget(r: Report, max_connections: int, pid: int | None) -> None:
+    """The soft open-file limit (the running daemon's, else the one it would inherit from this
+    shell) against ``max_connections`` plus headroom; a warning with the fix when it is short."""
+    try:
+        import resource
+    except ImportError:  # Windows: no descriptor limit of this kind
+        r.line("info", "file limit", "not applicable on this platform")
+        return
+    soft, whose = resource.getrlimit(resource.RLIMIT_NOFILE)[0], "this shell's (the daemon inherits it)"
+    try:
+        rows = Path(f"/proc/{pid}/limits").read_text(encoding="ascii").splitlines() if pid else []
+        for row in rows:
+            if row.startswith("Max open files"):
+                value = row.split()[3]
+                soft, whose = (resource.RLIM_INFINITY if value == "unlimited" else int(value)), "the daemon's"
+    except (OSError, ValueError, IndexError):
+        pass  # not Linux, or the daemon just exited: this shell's limit
+    need = max_connections + FD_HEADROOM
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        r.line(
+            "ok",
+            "file limit",
+            f"{whose} soft limit {soft} ≥ {need} (max_connections {max_connections} + {FD_HEADROOM})",
+        )
+        return
+    if sys.platform == "darwin":
+        where = "SoftResourceLimits/NumberOfFiles in the launchd plist"
+    else:
+        where = f"LimitNOFILE={need} in the systemd unit"
+    how = f"`ulimit -n {need}` before `stackbilt-gw start`, or {where}"
+    r.line(
+        "warn",
+        "file limit",
+        f"{whose} soft limit {soft} < {need} needed (max_connections {max_connections} + {FD_HEADROOM})",
+        f"{how}; or lower max_connections to {max(1, soft - FD_HEADROOM)}",
+    )
+
+
+def _live_providers(configured: list[str], config: Config | None, env: Mapping[str, str]) -> list[str]:
+    """The providers ``--live`` tries: those with a key, plus OAuth providers (Vertex AI) whose
+    project, location and service-account file are set (the daemon fetches a token, then calls)."""
+    names = list(configured)
+    for name, spec in provider_specs().items():
+        if spec.auth != "google-oauth" or name in names or config is None:
+            continue
+        settings = config.providers.get(name)
+        if settings is None or not settings.enabled or not settings.project or not settings.location:
+            continue
+        if settings.credentials_file or env.get(_GOOGLE_CREDENTIALS_ENV, "").strip():
+            names.append(name)
+    return names
+
+
 def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
     r = Report()
     found = read_gateway_key(ctx.paths, ctx.env)
@@ -232,6 +295,8 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
             r.line("ok", "port", f"{config.port} on {config.host} is free")
         except PortInUse as exc:
             r.line("FAIL", "port", str(exc))
+    if config is not None:
+        _fd_budget(r, config.max_connections, info.pid if info is not None else None)
     from ...installer import autostart
 
     st = autostart.status(autostart.Target.current(ctx.env, ctx.paths))
@@ -252,7 +317,7 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
                 "FAIL", "live", "the daemon is not running", "start it with `stackbilt-gw start`, then retry"
             )
         else:
-            for name in configured:
+            for name in _live_providers(configured, config, ctx.env):
                 _live_check(r, url, found[0], name)
     print(f"{r.failed} problem(s) found" if r.failed else "all checks passed")
     return 1 if r.failed else 0

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..core.context import FallbackAttempt, RequestContext, RequestRecord, RouteDecision
-from ..core.errors import GatewayError, NoProviderAvailable
+from ..core.errors import GatewayError, InvalidRequest, NoProviderAvailable
 from ..core.ir import GatewayRequest, Message, TextPart, Usage
 from ..execute.translated import fetch
 from ..routing.breaker import BreakerBoard
@@ -45,6 +45,12 @@ def choose_model(setting: str, *, router: Router, usable: Callable[[str], bool])
     """The model ``setting`` names, or for ``"auto"`` the cheapest usable one (see module doc)."""
     if setting != AUTO:
         target = router.resolve(setting)
+        if target.spec.bridge is not None:
+            raise InvalidRequest(
+                f"compaction.model {setting!r} is served through the {target.spec.name} bridge, which "
+                "compaction cannot use; name a provider/model reached over HTTP",
+                param="compaction.model",
+            )
         info = router.registry.get(target.spec.name, target.model)
         window = info.context_window if info is not None and info.context_window else DEFAULT_WINDOW
         return CompactionModel(target, window, info.max_output if info is not None else None)

@@ -14,6 +14,8 @@ from pathlib import Path
 
 DEFAULT_PORT = 8787
 DEFAULT_MAX_BODY = 32 * 1024 * 1024
+# Open client connections at most (half the common 1 024-descriptor limit).
+DEFAULT_MAX_CONNECTIONS = 512
 # Fixed bounds on what one upstream response may make the gateway buffer (a hostile or broken
 # peer): one SSE line or event, and one tool call's arguments (characters).
 MAX_SSE_EVENT_BYTES = 16 * 1024 * 1024
@@ -45,6 +47,11 @@ class ProviderSettings:
     project: str | None = None
     location: str | None = None
     credentials_file: str | None = None
+    # OpenAI-compatible providers: the wire requests from other protocols are translated onto,
+    # "responses" or "chat" (None: the provider's default, ``providers.json``).
+    translate_wire: str | None = None
+    # The Claude Code CLI bridge (claude-cli): how many CLI runs at once (None: 2); more wait.
+    concurrency: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,6 +217,9 @@ class Config:
     mode: str = "shadow"
     # Seconds the daemon waits for in-flight streams on shutdown.
     graceful_timeout: float = 60.0
+    # Open client connections at most; one more is answered 503 and closed at once (keep it well
+    # under the file-descriptor limit: ``stackbilt-gw doctor`` checks).
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
     routing: RoutingSettings = field(default_factory=RoutingSettings)
     # Route class -> ordered "provider/model" targets ("requested" = the client's model);
     # replaces the default list of each class it names.

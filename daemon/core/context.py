@@ -54,6 +54,9 @@ class RouteTask:
     tool_errors: int = 0
     # The model that served this identity's previous request (None: unknown).
     previous: tuple[str, str] | None = None
+    # The lower effort the task is served at (live mode), and the effort the client asked for.
+    effort: str | None = None
+    effort_from: str | None = None
     # The verdicts: each candidate with its reason and expected task cost.
     detail: dict[str, object] = field(default_factory=dict)
 
@@ -154,6 +157,9 @@ class RequestRecord:
     context: RequestContext = field(default_factory=RequestContext)
     on_finish: Callable[[RequestRecord], None] | None = None
     done: bool = False
+    # Why the model stopped, in the upstream's own words ("end_turn", "stop", "tool_calls", …);
+    # None when the answer did not say (set by executors where they set usage).
+    stop_reason: str | None = None
     # Wall-clock time and latency when the record was finished (None while in flight).
     finished_at: float | None = None
     final_latency_ms: float | None = None

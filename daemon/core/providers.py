@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -53,6 +53,13 @@ class ProviderSpec:
     account_env: str | None = None
     model_prefixes: tuple[str, ...] = ()
     quirks: Quirks = field(default_factory=Quirks)
+    # A local process that serves the provider instead of an HTTP upstream ("claude-cli": the
+    # user's own Claude Code CLI, ``upstream.cli_bridge``); None for HTTP providers.
+    bridge: str | None = None
+    # The wire requests from other protocols are translated onto (OpenAI-compatible providers:
+    # "responses" or "chat"); None: the first of ``wires`` the gateway can translate into.
+    # ``providers.<name>.translate_wire`` in the config overrides it (``with_settings``).
+    translate_wire: WireName | None = None
 
     @property
     def env_base_url_var(self) -> str:
@@ -74,6 +81,8 @@ def _spec(name: str, raw: Mapping[str, Any]) -> ProviderSpec:
         account_env=raw.get("account_env"),
         model_prefixes=tuple(raw.get("model_prefixes", ())),
         quirks=Quirks(**q),
+        translate_wire=raw.get("translate_wire"),
+        bridge=raw.get("bridge"),
     )
 
 
@@ -81,6 +90,16 @@ def _spec(name: str, raw: Mapping[str, Any]) -> ProviderSpec:
 def builtin_providers() -> dict[str, ProviderSpec]:
     text = resources.files("stackbilt_gateway.daemon.data").joinpath("providers.json").read_text("utf-8")
     return {name: _spec(name, raw) for name, raw in json.loads(text).items()}
+
+
+def with_settings(spec: ProviderSpec, config: Config) -> ProviderSpec:
+    """``spec`` with the config file's per-provider overrides of its description
+    (``providers.<name>.translate_wire``); ``spec`` itself when there are none."""
+    settings = config.providers.get(spec.name)
+    wire = settings.translate_wire if settings is not None else None
+    if wire is None or wire == spec.translate_wire:
+        return spec
+    return replace(spec, translate_wire=wire)  # type: ignore[arg-type]  # validated by config_load
 
 
 def base_url_for(spec: ProviderSpec, config: Config, env: Mapping[str, str]) -> str:

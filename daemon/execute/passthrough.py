@@ -12,7 +12,10 @@ upstream's total time or size, an oversized event, a drop, an early end) ends wi
 protocol's error event, never after the terminal event the tap saw. An upstream error that is the
 wire's JSON error is relayed with its status, body and retry headers intact; any other body (an
 HTML page, plain text, compressed bytes) is answered as the mapped error in the client's shape,
-with the upstream status, a short excerpt and the retry headers. Either way it is mapped into the
+with the upstream status, a short excerpt and the retry headers. A success status whose body is
+neither an event stream nor a JSON object (a broken proxy's HTML page with 200) is not relayed:
+it is a 502 ``upstream_protocol`` error (the pipeline may fall back, then answers in the client's
+shape). Either way it is mapped into the
 hierarchy by the wire (``Wire.upstream_error``: ``retry-after``/``retry-after-ms`` reach the
 breaker from there).
 
@@ -38,7 +41,7 @@ from ..upstream.credentials import ClientCredential, passthrough_auth
 from ..upstream.targets import Target
 from ..wires.base import StreamWriter, UsageTap, Wire
 from ..wires.cache_hints import CacheHints
-from .error_body import is_wire_error, upstream_error
+from .error_body import describe, is_wire_error, upstream_error
 from .headers import forward_headers, relay_response_headers
 from .outcome import Outcome
 
@@ -68,6 +71,7 @@ def upstream_body(
     max_tokens: int | None = None,
     cache: CacheHints | None = None,
     keep_reasoning: Callable[[int], bool] | None = None,
+    effort: str | None = None,
 ) -> bytes:
     """The bytes to send: the client's, re-serialised only when an edit is needed.
 
@@ -81,6 +85,8 @@ def upstream_body(
     if wire.edit(body):
         edited = True
     if keep_reasoning is not None and wire.drop_reasoning(body, keep_reasoning):
+        edited = True
+    if effort is not None and wire.set_effort(body, effort):
         edited = True
     if wire.cache_hints(body, target.spec, cache):
         edited = True
@@ -145,6 +151,8 @@ class PassthroughCall:
     cache: CacheHints | None = None  # prompt-cache hints (None: add nothing)
     # Reasoning items to keep, by client position (None: keep all; see wires' drop_reasoning).
     keep_reasoning: Callable[[int], bool] | None = None
+    # The lower reasoning effort routing serves this request at (None: as the client asked).
+    effort: str | None = None
 
 
 async def passthrough(
@@ -161,7 +169,7 @@ async def passthrough(
     out_headers = forward_headers(call.headers)
     out_headers += passthrough_auth(target.spec, provider_key, client_credential)
     body = upstream_body(
-        call.raw_body, call.body, target, wire, call.max_tokens, call.cache, call.keep_reasoning
+        call.raw_body, call.body, target, wire, call.max_tokens, call.cache, call.keep_reasoning, call.effort
     )
     resp = await client.open("POST", url, headers=dict(out_headers), content=body, provider=target.spec.name)
     record.mark_first_byte()
@@ -178,11 +186,46 @@ async def passthrough(
         await resp.aclose()
     try:
         parsed = jsonfast.loads(data)
-        if isinstance(parsed, dict):
-            wire.body_usage(parsed, record.usage)
-    except ValueError:
-        pass
+    except (ValueError, RecursionError):
+        parsed = None
+    if not isinstance(parsed, dict):
+        # A success status with a body the client cannot read as its protocol's answer (a broken
+        # proxy's HTML page, plain text, garbage): never relayed as if it were one.
+        raise _not_an_answer(resp, data, target.spec.name)
+    wire.body_usage(parsed, record.usage)
+    record.stop_reason = body_stop_reason(parsed)
     return Outcome(resp.status, resp_headers, body=data)
+
+
+def _first(items: object) -> dict[str, Any]:
+    head = items[0] if isinstance(items, list) and items else None
+    return head if isinstance(head, dict) else {}
+
+
+def body_stop_reason(body: dict[str, Any]) -> str | None:
+    """Why a whole (non-stream) answer stopped, in its wire's words: Anthropic's ``stop_reason``,
+    Chat's first choice's ``finish_reason``, a Responses answer's incomplete reason or status,
+    Gemini's first candidate's ``finishReason``; None when it says nothing."""
+    details = body.get("incomplete_details")
+    for value in (
+        body.get("stop_reason"),
+        _first(body.get("choices")).get("finish_reason"),
+        details.get("reason") if isinstance(details, dict) else None,
+        body.get("status") if body.get("object") == "response" else None,
+        _first(body.get("candidates")).get("finishReason"),
+    ):
+        if isinstance(value, str) and value:
+            return value
+    return None
+
+
+def _not_an_answer(resp: UpstreamResponse, data: bytes, provider: str) -> UpstreamProtocolError:
+    """A 2xx answer whose body is neither an event stream nor a JSON object: 502 upstream_protocol
+    with what came instead (content type and a short, redacted excerpt)."""
+    text = describe(resp.status, _redacted(data), resp.headers, provider)
+    return UpstreamProtocolError(
+        text.replace("non-JSON body", "body that is not its answer", 1), provider=provider
+    )
 
 
 # A chunk ending like this ends with a whole event (the usual chunk: relayed as it is).
@@ -252,6 +295,7 @@ async def _relay(
     finally:
         await resp.aclose()
         record.usage.copy_from(tap.usage)
+        record.stop_reason = getattr(tap, "stop_reason", None)
         if tap.error and error is None:
             record.error = tap.error
         if error is not None and (tap.finished or tap.error is not None):

@@ -102,10 +102,11 @@ async def fetch(
         data = jsonfast.loads(raw)
     except ValueError as exc:
         raise UpstreamProtocolError(f"{spec.name} returned invalid JSON", provider=spec.name) from exc
-    if not isinstance(data, dict) or "error" in data:
+    if not isinstance(data, dict) or data.get("error"):
         raise wire.upstream_error(502, raw, resp.headers, spec.name)
     result = codec.parse(data, model=request.model)
     record.usage = result.usage
+    record.stop_reason = result.stop_reason
     record.status = 200
     return result
 
@@ -164,6 +165,7 @@ def _emit(
             raise _as_gateway(ev.error)
         if isinstance(ev, MessageDelta):
             record.usage = ev.usage
+            record.stop_reason = ev.stop_reason or record.stop_reason
         elif isinstance(ev, ToolArgsDelta):
             size = tool_chars[ev.index] = tool_chars.get(ev.index, 0) + len(ev.partial_json)
             if size > MAX_TOOL_ARGUMENT_CHARS:

@@ -5,17 +5,19 @@ Thin: read the body, hand it to the pipeline, turn the outcome into a response.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from quart import Blueprint, Response, g, jsonify, request
 
 from ..compose.state import state
 from ..core.context import RequestRecord
-from ..core.errors import InvalidRequest, NotFound
+from ..core.errors import GatewayError, InvalidRequest, NotFound
 from ..core.providers import builtin_providers
 from ..pipeline import count_tokens as count_request_tokens
 from ..pipeline import serve
 from ..upstream.catalog import models_of
+from ..upstream.cli_bridge import find_binary
 from ..upstream.targets import alias_table
 from .respond import outcome_response
 
@@ -85,6 +87,15 @@ def _known_models() -> list[str]:
     return sorted(set(models_of("anthropic")) | set(alias_table(st.config)))
 
 
+def _bridge_ready(env: Mapping[str, str]) -> bool:
+    """The CLI bridge is reachable when its binary is found."""
+    try:
+        find_binary(env)
+    except GatewayError:
+        return False
+    return True
+
+
 async def _reachable_models() -> dict[str, int | None]:
     """Every model the gateway can reach now, with its context window when the registry knows it:
     the Anthropic catalogue and aliases, plus ``provider/model`` for each configured provider (a
@@ -102,7 +113,9 @@ async def _reachable_models() -> dict[str, int | None]:
         if spec is None or name == "anthropic":
             continue
         if name not in configured:
-            if spec.auth == "google-oauth":
+            if spec.bridge is not None:
+                configured[name] = _bridge_ready(st.env)
+            elif spec.auth == "google-oauth":
                 configured[name] = (
                     name in st.providers.tokens
                     and name not in st.providers.problems

@@ -36,6 +36,7 @@ from . import (
     health_bp,
     metrics_bp,
     openai_bp,
+    routing_bp,
     team_bp,
     ui_bp,
 )
@@ -183,6 +184,7 @@ def create_app(
     app.register_blueprint(backtest_bp.bp)
     app.register_blueprint(explain_bp.bp)
     app.register_blueprint(team_bp.bp)
+    app.register_blueprint(routing_bp.bp)
     app.register_blueprint(envelope_bp.bp)
     app.register_blueprint(ui_bp.bp)
     return app

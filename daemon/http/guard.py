@@ -38,6 +38,7 @@ SESSION_PATHS = frozenset(
         "/providers",
         "/control/mode",
         "/governance",
+        "/routing/holdout",
     }
 )
 

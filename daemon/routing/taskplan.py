@@ -26,6 +26,7 @@ from ..core.ir import GatewayRequest, ToolResultPart
 from ..costs.cache_state import FIVE_MINUTES, ModelRef
 from ..costs.switching import assess_move
 from ..upstream.targets import Target
+from .effort import lowered
 from .policy import Candidate, Mode, Plan, check_candidate, need_of
 from .signals import last_user_message
 from .tasks import in_holdout
@@ -97,6 +98,8 @@ def decide_task(
                     tool_errors=errors,
                     previous=task.model if mode == "live" else None,
                     detail={"task": f"continues on {_key(task.model)}"},
+                    effort=task.effort if mode == "live" else None,
+                    effort_from=task.effort_from,
                 ),
             )
 
@@ -175,6 +178,11 @@ def decide_task(
     model: ModelRef = (chosen.provider, chosen.model) if chosen is not None else req_ref
     clamped = chosen is not None and chosen.max_tokens is not None
     task = tasks.start(identity, session, model, fresh=fresh, now=now, clamped=clamped)
+    asked = request.thinking.effort if request.thinking is not None else None
+    effort = None if holdout or requested.pinned else lowered(asked, routing.effort.get(decision.route_class))
+    if effort is not None:
+        task.effort, task.effort_from = effort, asked
+        detail["effort"] = f"{asked} -> {effort}" + ("" if mode == "live" else " (live mode)")
     tasks.mark(task, signature)
     return (
         decision,
@@ -188,6 +196,8 @@ def decide_task(
             tool_errors=errors,
             previous=previous,
             detail=detail,
+            effort=effort if mode == "live" else None,
+            effort_from=asked if effort is not None else None,
         ),
     )
 

@@ -82,6 +82,9 @@ class Task:
     started: float
     # The task's model takes the request's max_tokens only clamped (its class allowed that).
     clamped: bool = False
+    # The lower effort the task is served at, and the one its client asked for (None: as asked).
+    effort: str | None = None
+    effort_from: str | None = None
     requests: int = 1
     # (messages, estimated tokens) of the latest request: the same again is a client retry.
     last: tuple[int, int] = (0, 0)

@@ -3,7 +3,8 @@
 For the gateway's reliability tests. A raw asyncio server (not ASGI: the bytes on the wire are
 exactly these) in a thread on ``127.0.0.1``; every response ends with ``connection: close`` and
 no length (the body runs until the server closes). The request's path picks the wire
-(``…/messages`` Anthropic, ``…/chat/completions`` Chat) and a marker in its body picks the
+(``…/messages`` Anthropic, ``…/chat/completions`` Chat, ``…/responses`` Responses) and a marker
+in its body picks the
 misbehaviour (``HOSTILE_ENDLESS`` …, see ``SCENARIOS``); a request without one gets a short,
 correct stream. Every loop is bounded in count and time (``MAX_SECONDS``), and stops as soon as
 the peer goes away; ``served`` / ``dropped`` count responses begun and those the peer cut.
@@ -37,6 +38,8 @@ TEXT_503 = b"upstream connect error or disconnect/reset before headers. reset re
 # Starts like gzip (magic, deflate) and is nothing after that.
 GZIP_GARBAGE = b"\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03" + bytes(range(256)) * 8
 JSON_429 = b'{"type":"error","error":{"type":"rate_limit_error","message":"slow down, hostile"}}'
+# Token counts no upstream can bill: beyond any context window, and negative.
+ABSURD_USAGE = {"input_tokens": 10**20, "output_tokens": -7}
 
 SCENARIOS = (
     "endless",  # a stream that never ends: a small text delta every 10 ms
@@ -47,6 +50,8 @@ SCENARIOS = (
     "text_503",
     "gzip_500",
     "json_429",
+    "html_200",  # a broken proxy's HTML page with status 200
+    "usage_overflow",  # a correct stream whose usage says ABSURD_USAGE
 )
 _MARKER = re.compile(rb"HOSTILE_([A-Z_0-9]+)")
 
@@ -87,16 +92,13 @@ class _Anthropic:
         delta = {"type": "input_json_delta", "partial_json": fragment}
         return _frame("content_block_delta", {"type": "content_block_delta", "index": 1, "delta": delta})
 
-    def end(self) -> bytes:
+    def end(self, absurd: bool = False) -> bytes:
+        usage = dict(ABSURD_USAGE) if absurd else {"output_tokens": 3}
         return (
             _frame("content_block_stop", {"type": "content_block_stop", "index": 0})
             + _frame(
                 "message_delta",
-                {
-                    "type": "message_delta",
-                    "delta": {"stop_reason": "end_turn"},
-                    "usage": {"output_tokens": 3},
-                },
+                {"type": "message_delta", "delta": {"stop_reason": "end_turn"}, "usage": usage},
             )
             + _frame("message_stop", {"type": "message_stop"})
         )
@@ -121,12 +123,84 @@ class _Chat:
     def tool_args(self, fragment: str) -> bytes:
         return self._chunk({"tool_calls": [{"index": 0, "function": {"arguments": fragment}}]})
 
-    def end(self) -> bytes:
+    def end(self, absurd: bool = False) -> bytes:
         usage = {"prompt_tokens": 5, "completion_tokens": 3, "total_tokens": 8}
+        if absurd:
+            usage = {
+                "prompt_tokens": ABSURD_USAGE["input_tokens"],
+                "completion_tokens": ABSURD_USAGE["output_tokens"],
+            }
         return self._chunk({}, "stop", usage=usage) + _frame(None, "[DONE]")
 
 
-_Wire = _Anthropic | _Chat
+class _Responses:
+    _ITEM = "msg_hostile"
+
+    def _response(self, status: str, usage: dict[str, int] | None = None) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "id": "resp_hostile",
+            "object": "response",
+            "status": status,
+            "model": "hostile",
+            "output": [],
+        }
+        if usage is not None:
+            body["usage"] = usage
+        return body
+
+    def start(self) -> bytes:
+        item = {
+            "type": "message",
+            "id": self._ITEM,
+            "role": "assistant",
+            "status": "in_progress",
+            "content": [],
+        }
+        return _frame(
+            "response.created", {"type": "response.created", "response": self._response("in_progress")}
+        ) + _frame(
+            "response.output_item.added",
+            {"type": "response.output_item.added", "output_index": 0, "item": item},
+        )
+
+    def text(self, text: str) -> bytes:
+        delta = {
+            "type": "response.output_text.delta",
+            "item_id": self._ITEM,
+            "output_index": 0,
+            "content_index": 0,
+            "delta": text,
+        }
+        return _frame("response.output_text.delta", delta)
+
+    def tool_start(self) -> bytes:
+        item = {
+            "type": "function_call",
+            "id": "fc_hostile",
+            "call_id": "call_hostile",
+            "name": "write",
+            "arguments": "",
+        }
+        added = {"type": "response.output_item.added", "output_index": 1, "item": item}
+        return _frame("response.output_item.added", added)
+
+    def tool_args(self, fragment: str) -> bytes:
+        delta = {
+            "type": "response.function_call_arguments.delta",
+            "item_id": "fc_hostile",
+            "output_index": 1,
+            "delta": fragment,
+        }
+        return _frame("response.function_call_arguments.delta", delta)
+
+    def end(self, absurd: bool = False) -> bytes:
+        usage = dict(ABSURD_USAGE) if absurd else {"input_tokens": 5, "output_tokens": 3}
+        usage["total_tokens"] = usage["input_tokens"] + usage["output_tokens"]
+        done = {"type": "response.completed", "response": self._response("completed", usage)}
+        return _frame("response.completed", done)
+
+
+_Wire = _Anthropic | _Chat | _Responses
 
 
 @dataclass
@@ -196,10 +270,22 @@ def _respond(scenario: str, wire: _Wire) -> _Response:
     if scenario == "gzip_500":
         headers = [("content-type", "application/json"), ("content-encoding", "gzip")]
         return _Response(500, headers, _once(GZIP_GARBAGE))
+    if scenario == "html_200":
+        return _Response(200, [("content-type", "text/html; charset=utf-8")], _once(HTML_502))
+    if scenario == "usage_overflow":
+        return _stream(_once(wire.start() + wire.text("an answer with absurd usage") + wire.end(absurd=True)))
     if scenario == "json_429":
         headers = [("content-type", "application/json"), ("retry-after", "3"), ("x-hostile", "kept")]
         return _Response(429, headers, _once(JSON_429))
     return _stream(_once(wire.start() + wire.text("a calm answer") + wire.end()))
+
+
+def _wire(path: str) -> _Wire:
+    if path.endswith("/chat/completions"):
+        return _Chat()
+    if path.endswith("/responses"):
+        return _Responses()
+    return _Anthropic()
 
 
 @dataclass
@@ -256,7 +342,7 @@ class HostileUpstream:
             marker = _MARKER.search(body)
             scenario = marker.group(1).decode().lower() if marker else "calm"
             self.requests.append((path, scenario))
-            wire: _Wire = _Chat() if path.endswith("/chat/completions") else _Anthropic()
+            wire = _wire(path)
             resp = _respond(scenario, wire)
             self.served += 1
             writer.write(_head(resp.status, resp.headers))

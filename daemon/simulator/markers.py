@@ -7,8 +7,9 @@
 - ``READ_FILE: <path>``            → a ``Read`` tool call ``{"file_path": …}``
 - ``RUN_AGENT: <task>``            → an ``Agent`` tool call (Claude Code starts a subagent with
                                      ``<task>`` as its prompt)
-- ``THINK``                        → a signed thinking block (Anthropic) or ``reasoning_content``
-                                     deltas (Chat) before the answer
+- ``THINK``                        → a signed thinking block (Anthropic), ``reasoning_content``
+                                     deltas (Chat) or a ``reasoning`` item (Responses; with
+                                     ``encrypted_content`` when ``include`` asks) before the answer
 - ``SLOW``                         → 0.3 s between stream deltas
 - ``COMPACT`` (a compaction call)  → a JSON fact set (``MERGE``: a merged one); with
                                      ``compact_malformed = n`` the next n such answers are
@@ -31,6 +32,7 @@ from typing import Any
 from .reply import Call, Reply, ToolCall, Wire, latest_turn, pieces
 
 SIGNATURE_PREFIX = "fake-sig-"
+ENCRYPTED_PREFIX = "fake-enc-"
 SLOW_DELAY = 0.3
 _USAGE: dict[Wire, dict[str, Any]] = {
     "anthropic": {
@@ -90,6 +92,12 @@ class MarkerScript:
                 reply.signature = SIGNATURE_PREFIX + hashlib.sha256(thought.encode()).hexdigest()[:24]
             elif call.wire == "chat":
                 reply.thinking = pieces("Thinking about the tool.", 2)
+            else:  # Responses: a reasoning item, encrypted only when the request asked for it
+                thought = "Thinking about the tool."
+                reply.thinking = pieces(thought, 2)
+                if "reasoning.encrypted_content" in (call.body.get("include") or []):
+                    digest = hashlib.sha256(f"{thought}:{call.number}".encode()).hexdigest()[:24]
+                    reply.signature = ENCRYPTED_PREFIX + digest
         reply.tool = _tool(text, call.wire)
         if reply.tool is None:
             reply.text = pieces(f"FAKE_REPLY {len(text.split())} words. Done.", 3)

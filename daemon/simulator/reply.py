@@ -42,7 +42,7 @@ class Reply:
     model: Any
     text: list[str] = field(default_factory=list)
     thinking: list[str] = field(default_factory=list)
-    signature: str = ""  # Anthropic's thinking signature
+    signature: str = ""  # Anthropic's thinking signature; Responses' reasoning encrypted_content
     tool: ToolCall | None = None
     usage: dict[str, Any] = field(default_factory=dict)  # the wire's own final usage object
     headers: dict[str, str] = field(default_factory=dict)

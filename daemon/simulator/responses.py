@@ -1,7 +1,8 @@
 """OpenAI Responses as the simulated upstream writes it (``POST …/v1/responses``).
 
-Owns rendering a ``Reply`` as a ``response`` object (a ``message`` item and/or one
-``function_call`` / ``custom_tool_call`` item) and as its typed SSE stream with sequence numbers
+Owns rendering a ``Reply`` as a ``response`` object (a ``reasoning`` item when it thinks, with
+its ``encrypted_content`` when it has one; a ``message`` item and/or one ``function_call`` /
+``custom_tool_call`` item) and as its typed SSE stream with sequence numbers
 (``response.created`` … ``response.completed``). Errors use the Chat error body. A mid-stream
 fault drops the connection after ``response.in_progress``. Does not own what the model says nor
 serving.
@@ -20,6 +21,16 @@ __all__ = ["error_body", "response", "stream"]
 def _items(reply: Reply) -> list[dict[str, Any]]:
     suffix = reply.id.split("_", 1)[-1]
     items: list[dict[str, Any]] = []
+    thought = "".join(reply.thinking)
+    if thought:
+        reasoning: dict[str, Any] = {
+            "type": "reasoning",
+            "id": f"rs_{suffix}",
+            "summary": [{"type": "summary_text", "text": thought}],
+        }
+        if reply.signature:
+            reasoning["encrypted_content"] = reply.signature
+        items.append(reasoning)
     text = "".join(reply.text)
     if text:
         part = {"type": "output_text", "text": text, "annotations": []}
@@ -28,6 +39,7 @@ def _items(reply: Reply) -> list[dict[str, Any]]:
                 "type": "message",
                 "id": f"msg_{suffix}",
                 "status": "completed",
+                "error": None,  # the real API sends it on every body
                 "role": "assistant",
                 "content": [part],
             }
@@ -67,7 +79,21 @@ def response(reply: Reply) -> dict[str, Any]:
 def _item_events(idx: int, item: dict[str, Any], reply: Reply) -> list[tuple[str, dict[str, Any]]]:
     at = {"item_id": item["id"], "output_index": idx}
     kind = item["type"]
-    if kind == "message":
+    if kind == "reasoning":
+        summary = item["summary"][0]
+        at_summary = {**at, "summary_index": 0}
+        events = [
+            ("response.output_item.added", {"output_index": idx, "item": {**item, "summary": []}}),
+            ("response.reasoning_summary_part.added", {**at_summary, "part": {**summary, "text": ""}}),
+        ]
+        events += [
+            ("response.reasoning_summary_text.delta", {**at_summary, "delta": p}) for p in reply.thinking
+        ]
+        events += [
+            ("response.reasoning_summary_text.done", {**at_summary, "text": summary["text"]}),
+            ("response.reasoning_summary_part.done", {**at_summary, "part": summary}),
+        ]
+    elif kind == "message":
         part = item["content"][0]
         text_at = {**at, "content_index": 0}
         empty = {**part, "text": ""}

@@ -88,6 +88,8 @@ class GatewayRequestEvent:
     # The client id the request is attributed to (governance); for a refusal, ``error_class``
     # holds the rule that refused it and ``error_message`` the reason.
     client_id: str | None = None
+    # Why the model stopped, as the upstream said it ("end_turn", "stop", "tool_calls", …).
+    stop_reason: str | None = None
 
 
 _JSON_FIELDS = frozenset({"signals", "fallback_chain"})

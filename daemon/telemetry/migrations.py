@@ -87,6 +87,11 @@ def m006_client_id(conn: sqlite3.Connection) -> None:
     conn.execute("CREATE INDEX events_client_id ON events (client_id, ts)")
 
 
+def m007_stop_reason(conn: sqlite3.Connection) -> None:
+    """Why the model stopped (the upstream's finish reason); older rows: NULL."""
+    conn.execute("ALTER TABLE events ADD COLUMN stop_reason TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_events,
     m002_event_indexes,
@@ -94,4 +99,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m004_cache_write_1h,
     m005_tasks,
     m006_client_id,
+    m007_stop_reason,
 )

@@ -215,6 +215,8 @@ def span_attributes(event: GatewayRequestEvent, *, store_prompts: bool) -> dict[
     if event.reasoning_tokens:
         attrs["gen_ai.usage.reasoning.output_tokens"] = event.reasoning_tokens
     _put(attrs, "gen_ai.conversation.id", event.session_id)
+    if event.stop_reason:
+        attrs["gen_ai.response.finish_reasons"] = [event.stop_reason]
     if event.stream and event.ttfb_ms is not None:
         attrs["gen_ai.response.time_to_first_chunk"] = event.ttfb_ms / 1000
     ours: dict[str, AttributeValue | None] = {

@@ -14,13 +14,16 @@ response-cache hit (``context.response_hit``) is recorded as served by ``"cache"
 saving what the cached answer cost to produce. Costs are priced under the request's price
 conditions (``context.price_conditions``, e.g. the 1M-context beta), and cache writes by lifetime.
 The signals also keep what the backtest (``routing.backtest``) replays that is not a column: the
-rule that fired, the prompt-cache identity and the price conditions.
+rule that fired, the prompt-cache identity and the price conditions. Usage beyond a physical
+bound (``MAX_USAGE_TOKENS``, negative, not an integer) is clamped and marked estimated before
+pricing (``sane_usage``), and a price that still overflows leaves the event unpriced.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -72,6 +75,8 @@ def _task_facts(record: RequestRecord) -> dict[str, object]:
         facts["retry"] = True
     if task.tool_errors:
         facts["tool_errors"] = task.tool_errors
+    if task.effort is not None:
+        facts["effort_lowered"] = f"{task.effort_from} -> {task.effort}"
     return facts
 
 
@@ -97,7 +102,7 @@ def _why(record: RequestRecord, est: SavingsEstimate | None, session: SessionSna
 
 
 def _savings(
-    record: RequestRecord, prices: PriceBook, session: SessionSnapshot | None
+    record: RequestRecord, prices: PriceBook, session: SessionSnapshot | None, usage: Usage
 ) -> SavingsEstimate | None:
     ctx = record.context
     served = (record.provider, record.upstream_model)
@@ -105,21 +110,69 @@ def _savings(
     if not record.provider or requested is None:
         return None
     if session is not None and session.counterfactual is not None:
-        return assess(prices, ctx.mode, served, record.usage, session.counterfactual, ctx.price_conditions)
+        return assess(prices, ctx.mode, served, usage, session.counterfactual, ctx.price_conditions)
     if ctx.mode == "live" and served != requested:
         cached = session.premium_cached_tokens if session else 0
         return estimate_live(
             prices,
             served,
-            record.usage,
+            usage,
             requested,
             premium_cached_tokens=cached,
             conditions=ctx.price_conditions,
         )
     sticky = bool(session and would and session.provider == would[0])
     return estimate_shadow(
-        prices, served, record.usage, would, sticky_to_would=sticky, conditions=ctx.price_conditions
+        prices, served, usage, would, sticky_to_would=sticky, conditions=ctx.price_conditions
     )
+
+
+# The most tokens one request can physically bill in any one count (the largest context windows
+# are ~10M tokens): a count beyond it, negative or not an integer is an upstream's nonsense.
+MAX_USAGE_TOKENS = 100_000_000
+_TOKEN_FIELDS = (
+    "input_tokens",
+    "output_tokens",
+    "cache_read_tokens",
+    "cache_write_tokens",
+    "cache_write_1h_tokens",
+    "reasoning_tokens",
+)
+
+
+def _sane_count(value: object) -> int | None:
+    """``value`` when it is a plausible token count, else the count to use instead."""
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= MAX_USAGE_TOKENS:
+        return None
+    if isinstance(value, float) and math.isfinite(value):
+        return max(0, min(MAX_USAGE_TOKENS, int(value)))
+    if isinstance(value, int) and not isinstance(value, bool):
+        return max(0, min(MAX_USAGE_TOKENS, value))
+    return 0
+
+
+def sane_usage(usage: Usage, request_id: str = "") -> Usage:
+    """``usage`` itself when every count is a plausible token count; else a copy with each absurd
+    count (beyond ``MAX_USAGE_TOKENS``, negative, not an integer) clamped into range and marked
+    ``estimated``, with a warning. Prices and the event use it: one upstream's nonsense never
+    breaks pricing nor puts a trillion-dollar row in the totals."""
+    fixed = {
+        name: count for name in _TOKEN_FIELDS if (count := _sane_count(getattr(usage, name))) is not None
+    }
+    if not fixed:
+        return usage
+    log.warning(
+        "telemetry: %s: implausible upstream usage clamped (%s); marked estimated",
+        request_id or "a request",
+        ", ".join(f"{name}={str(getattr(usage, name))[:24]}" for name in fixed),
+    )
+    clean = Usage()
+    clean.copy_from(usage)
+    for name, count in fixed.items():
+        setattr(clean, name, count)
+    clean.cache_write_1h_tokens = min(clean.cache_write_1h_tokens, clean.cache_write_tokens)
+    clean.estimated = True
+    return clean
 
 
 def _response_hit(event: GatewayRequestEvent, record: RequestRecord, prices: PriceBook) -> None:
@@ -160,8 +213,12 @@ def build_event(
     """The event of a finished ``record``; ``session``: its session's memory before it; ``ts``:
     when it finished by the recorder's clock (default: the record's finish time)."""
     ctx = record.context
-    u = record.usage
-    est = _savings(record, prices, session)
+    u = sane_usage(record.usage, record.request_id)
+    try:
+        est = _savings(record, prices, session, u)
+    except (ArithmeticError, ValueError) as exc:  # a price or counterfactual out of range: unpriced
+        log.warning("telemetry: %s: pricing failed (%s); recorded unpriced", record.request_id, exc)
+        est = None
     decision = ctx.decision
     requested = ctx.requested or (None, None)
     would = ctx.would or (None, None)
@@ -210,6 +267,7 @@ def build_event(
         cache_write_1h_tokens=u.cache_write_1h_tokens,
         reasoning_tokens=u.reasoning_tokens,
         usage_estimated=u.estimated,
+        stop_reason=record.stop_reason,
         cost_usd=est.actual.total if est and est.actual.priced else None,
         would_cost_usd=est.counterfactual.total if est and est.counterfactual.priced else None,
         savings_usd=est.savings if est and est.priced else None,
@@ -273,4 +331,4 @@ class Recorder:
             self.sink(event)
 
 
-__all__ = ["FallbackAttempt", "Recorder", "SessionSnapshot", "build_event"]
+__all__ = ["MAX_USAGE_TOKENS", "FallbackAttempt", "Recorder", "SessionSnapshot", "build_event", "sane_usage"]

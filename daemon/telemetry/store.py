@@ -37,7 +37,7 @@ _INSERT = f"INSERT OR REPLACE INTO events ({', '.join(COLUMNS)}) VALUES {_ROW}"
 # per row made the writer thread and the event loop trade the GIL once per event, ~0.5 context
 # switches per request under load. Full chunks go in K-row statements and the rest row by
 # row, so only two statements are ever prepared (one per distinct row count would be cached
-# and grow memory). 16 x 37 parameters stay under the oldest SQLITE_MAX_VARIABLE_NUMBER (999).
+# and grow memory). 16 x 43 parameters stay under the oldest SQLITE_MAX_VARIABLE_NUMBER (999).
 CHUNK = 16
 _INSERT_CHUNK = _INSERT + "".join(f", {_ROW}" for _ in range(CHUNK - 1))
 

@@ -11,7 +11,9 @@ segment is a known provider name) > the providers' model-name prefixes (``claude
 ``gpt-`` → OpenAI, ``@cf/`` → Cloudflare, …). Anything else is an ``UnknownModel`` error that
 lists what is available. Vertex AI's base URL is completed from ``providers.vertex.project`` /
 ``.location`` here, and its OAuth token source (``google_auth.TokenSource``) rides on its targets;
-a bad service-account file is logged once at start-up (``Providers.problems``). Pure otherwise:
+a bad service-account file is logged once at start-up (``Providers.problems``). A target's
+``spec`` carries the config's ``providers.<name>.translate_wire`` (``core.providers.with_settings``),
+which ``wires.registry.translation_wire`` follows. Pure otherwise:
 no I/O beyond reading that file once.
 """
 
@@ -25,7 +27,8 @@ from urllib.parse import urlsplit
 
 from ..core.config import Config
 from ..core.errors import NoProviderAvailable, UnknownModel
-from ..core.providers import ProviderSpec, base_url_for, builtin_providers
+from ..core.providers import ProviderSpec, base_url_for, builtin_providers, with_settings
+from .cli_bridge import ClaudeCli
 from .google_auth import CredentialFileError, TokenSource, credentials_path
 
 log = logging.getLogger(__name__)
@@ -97,13 +100,13 @@ def _resolve(name: str, config: Config, url_of: Callable[[ProviderSpec], str]) -
     pin = _split_pin(mapped, providers)
     if pin is not None:
         spec, model = pin
-        return Target(spec, model, url_of(spec), pinned=pinned)
+        return Target(with_settings(spec, config), model, url_of(spec), pinned=pinned)
     for spec in providers.values():
         settings = config.providers.get(spec.name)
         if settings is not None and not settings.enabled:
             continue
         if any(mapped.startswith(p) for p in spec.model_prefixes):
-            return Target(spec, mapped, url_of(spec), pinned=pinned)
+            return Target(with_settings(spec, config), mapped, url_of(spec), pinned=pinned)
     raise UnknownModel(
         f"model {name!r} is not known to the gateway. Use a Claude model name (claude-…), "
         f"a provider-pinned name such as 'groq/llama-3.3-70b-versatile' "
@@ -208,6 +211,8 @@ class Providers:
     # OAuth token sources (Vertex AI) and unusable credential files, by provider.
     tokens: dict[str, TokenSource] = field(default_factory=dict)
     problems: dict[str, str] = field(default_factory=dict)
+    # The Claude Code CLI bridge's process runner (its concurrency slots live for the daemon's life).
+    cli: ClaudeCli | None = None
 
     @classmethod
     def resolve_all(cls, config: Config, env: Mapping[str, str]) -> Providers:
@@ -218,14 +223,21 @@ class Providers:
         tokens, problems = token_sources(config, env)
         for name, why in problems.items():
             log.warning("provider %s is not usable: %s", name, why)
-        return cls(config, urls, find_loops(config, env, urls), tokens=tokens, problems=problems)
+        return cls(
+            config,
+            urls,
+            find_loops(config, env, urls),
+            tokens=tokens,
+            problems=problems,
+            cli=ClaudeCli.from_config(config, env),
+        )
 
     def spec(self, name: str) -> ProviderSpec:
         return builtin_providers()[name]
 
     def target(self, provider: str, model: str, *, pinned: bool = False) -> Target:
         return Target(
-            self.spec(provider),
+            with_settings(self.spec(provider), self.config),
             model,
             self.base_urls[provider],
             pinned=pinned,
@@ -243,6 +255,12 @@ class Providers:
                 self._targets.clear()
             self._targets[name] = found
         return found
+
+    def claude_cli(self) -> ClaudeCli:
+        """The bridge's runner (one without the daemon's environment if none was made at start-up)."""
+        if self.cli is None:
+            self.cli = ClaudeCli.from_config(self.config, {})
+        return self.cli
 
     def check_loop(self, target: Target) -> None:
         """Refuse a target whose base URL is the gateway itself."""

@@ -155,6 +155,10 @@ def _no_edit(body: JSON) -> bool:
     return False
 
 
+def _no_effort_edit(body: JSON, level: str) -> bool:
+    return False
+
+
 def _no_reasoning_edit(body: JSON, keep: Callable[[int], bool]) -> bool:
     return False
 
@@ -182,6 +186,8 @@ class Wire:
     # Drop reasoning items another model produced: (body, keep(client position)) -> changed.
     # Only where a wire carries model-bound reasoning back (Responses' encrypted items).
     drop_reasoning: Callable[[JSON, Callable[[int], bool]], bool] = field(default=_no_reasoning_edit)
+    # Lower the client's reasoning effort to a level: (body, level) -> changed (routing.effort).
+    set_effort: Callable[[JSON, str], bool] = field(default=_no_effort_edit)
     max_tokens_fields: tuple[str, ...] = ("max_tokens",)
     # Prompt-cache hints for a body the client left without any (True when changed).
     add_cache_hints: Callable[[JSON, ProviderSpec, CacheHints], bool] = field(default=_no_hints)

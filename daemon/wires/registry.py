@@ -21,8 +21,12 @@ TRANSLATABLE: tuple[str, ...] = tuple(name for name, w in WIRES.items() if w.cod
 
 
 def translation_wire(spec: ProviderSpec) -> tuple[Wire, UpstreamCodec]:
-    """The wire a request from another protocol is translated into for ``spec`` (its first
-    translatable one, in the provider's order of preference) and that wire's codec."""
+    """The wire a request from another protocol is translated into for ``spec`` (its
+    ``translate_wire`` when set, else its first translatable one, in the provider's order of
+    preference) and that wire's codec."""
+    chosen = WIRES.get(spec.translate_wire) if spec.translate_wire else None
+    if chosen is not None and chosen.codec is not None:
+        return chosen, chosen.codec
     for name in spec.wires:
         wire = WIRES.get(name)
         if wire is not None and wire.codec is not None:

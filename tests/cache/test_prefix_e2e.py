@@ -109,11 +109,11 @@ def test_claude_code_to_openai_key_excludes_the_billing_header(
     for cch in ("11111", "22222"):
         r = post(gw, "/v1/messages", turn(cch))
         assert r.status_code == 200, r.text
-    first, second = upstream.calls("/chat/completions")
+    first, second = upstream.calls("/responses")  # OpenAI's translation wire is Responses
     assert first.body["prompt_cache_key"] == second.body["prompt_cache_key"]
     assert "11111" in first.raw.decode()  # the header itself is still sent; only the key ignores it
     assert post(gw, "/v1/messages", turn("3"), **{"x-claude-code-session-id": "cc-9"}).status_code == 200
-    third = upstream.calls("/chat/completions")[2].body["prompt_cache_key"]
+    third = upstream.calls("/responses")[2].body["prompt_cache_key"]
     assert third != first.body["prompt_cache_key"] and third.startswith("sgw-")
 
 

@@ -236,6 +236,9 @@ def test_pass_through_and_translated_requests_export_genai_spans_and_metrics(
         "llama-3.1-8b-instant",
     )
     assert shadow["stackbilt.stream"] is False and "gen_ai.response.time_to_first_chunk" not in shadow
+    # Why the model stopped: the pass-through body's stop_reason, as the event stores it.
+    assert shadow["gen_ai.response.finish_reasons"] == ["end_turn"]
+    assert {ev["stop_reason"] for ev in stored.values()} == {"end_turn"}
 
     live = next(a for _, s in by_id.values() if (a := _attrs(s.attributes))["stackbilt.mode"] == "live")
     assert live["gen_ai.provider.name"] == "groq"
@@ -247,6 +250,8 @@ def test_pass_through_and_translated_requests_export_genai_spans_and_metrics(
     assert live["stackbilt.fallback_chain"] == ["groq/llama-3.1-8b-instant=ok"]
     assert live["stackbilt.protocol"] == "anthropic" and live["stackbilt.stream"] is True
     assert 0 < live["gen_ai.response.time_to_first_chunk"] <= live["stackbilt.ttfb_ms"] / 1000 + 1e-9
+    # The translated stream's stop reason (the IR's, from the Chat chunk's finish_reason "stop").
+    assert live["gen_ai.response.finish_reasons"] == ["end_turn"]
 
     # Metrics: token usage by type, duration and cost, per served provider.
     tokens = receiver.points("gen_ai.client.token.usage")

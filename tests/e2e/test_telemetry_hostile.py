@@ -21,7 +21,7 @@ from stackbilt_gateway.daemon.core.config import Config, TelemetrySettings
 from stackbilt_gateway.daemon.simulator.markers import MarkerScript
 from stackbilt_gateway.daemon.simulator.reply import Call, Reply
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
-from stackbilt_gateway.daemon.telemetry.store import NUMBER_LIMIT
+from stackbilt_gateway.daemon.telemetry.recorder import MAX_USAGE_TOKENS
 from tests.e2e.conftest import upstream_env
 from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
 
@@ -103,8 +103,8 @@ def test_a_usage_beyond_64_bits_is_stored_clamped_and_the_writer_carries_on(gw: 
     assert ask(gw, "an ordinary turn afterwards", stream=True).status_code == 200
     rows = events(gw, 2)
     tokens = sorted(row["input_tokens"] for row in rows)
-    assert tokens == [120, NUMBER_LIMIT]
-    assert get(gw, "/metrics")["totals"]["input_tokens"] == 120 + NUMBER_LIMIT  # totals still add up
+    assert tokens == [120, MAX_USAGE_TOKENS]  # capped before pricing (telemetry.recorder)
+    assert get(gw, "/metrics")["totals"]["input_tokens"] == 120 + MAX_USAGE_TOKENS  # totals still add up
     assert get(gw, "/health")["status"] == "ok"
     counters = writer_counters(gw)
     assert (counters["written"], counters["failed"], counters["dropped"]) == (2, 0, 0)

@@ -60,3 +60,14 @@ def test_the_holdout_is_a_stable_share_of_sessions() -> None:
     assert 300 < len(held) < 500
     assert held == [i for i in ids if in_holdout(i, 0.1)]
     assert not in_holdout(None, 0.5) and not any(in_holdout(i, 0.0) for i in ids[:50])
+
+
+def test_effort_is_lowered_only_below_what_the_client_asked() -> None:
+    from stackbilt_gateway.daemon.routing.effort import lowered
+
+    assert lowered("medium", "low") == "low"
+    assert lowered("high", "minimal") == "minimal"
+    assert lowered("low", "medium") is None  # never raised
+    assert lowered("low", "low") is None
+    assert lowered(None, "low") is None  # nothing added
+    assert lowered("turbo", "low") is None and lowered("high", None) is None

@@ -60,6 +60,7 @@ EXPECTED_COLUMNS = [
     ("decision_id", "TEXT"),
     ("holdout", "INTEGER"),
     ("client_id", "TEXT"),
+    ("stop_reason", "TEXT"),
 ]
 
 
@@ -89,6 +90,7 @@ def test_migrations_resume_from_a_partial_database(tmp_path: Path) -> None:
             "m004_cache_write_1h",
             "m005_tasks",
             "m006_client_id",
+            "m007_stop_reason",
         ]
     finally:
         conn.close()
@@ -335,6 +337,7 @@ def test_a_database_from_an_older_gateway_opens_and_migrates_forward(tmp_path: P
             "m004_cache_write_1h",
             "m005_tasks",
             "m006_client_id",
+            "m007_stop_reason",
         ]
         assert [(r[1], r[2]) for r in conn.execute("PRAGMA table_info(events)")] == EXPECTED_COLUMNS
         stamps = dict(conn.execute("SELECT name, applied_at FROM _migrations").fetchall())

@@ -27,7 +27,7 @@ def test_every_client_protocol_has_a_wire_with_both_sides() -> None:
         tap.feed(b"")
         tap.close()
         assert not tap.finished
-    assert set(TRANSLATABLE) == {"anthropic", "chat", "gemini"}
+    assert set(TRANSLATABLE) == {"anthropic", "chat", "responses", "gemini"}
 
 
 @pytest.mark.parametrize("name", sorted(ERROR_BODIES))
@@ -60,6 +60,7 @@ def test_translation_wire_follows_the_providers_preference() -> None:
     specs = builtin_providers()
     assert translation_wire(specs["anthropic"])[0].name == "anthropic"
     assert translation_wire(specs["groq"])[0].name == "chat"
+    assert translation_wire(specs["openai"])[0].name == "responses"  # its translate_wire default
     for spec in specs.values():
         wire, codec = translation_wire(spec)
         assert wire.codec is codec and wire.name in spec.wires
@@ -70,3 +71,25 @@ def test_the_anthropic_stop_reason_table_is_kept_once() -> None:
 
     assert upstream_stream.STOP_REASONS is response.STOP_REASONS
     assert response.STOP_REASONS["model_context_window_exceeded"] == "context_window_exceeded"
+
+
+@pytest.mark.parametrize(
+    ("provider", "setting", "expected"),
+    [
+        ("openai", None, "responses"),
+        ("openai", "chat", "chat"),
+        ("groq", None, "chat"),
+        ("groq", "responses", "responses"),
+    ],
+)
+def test_translate_wire_in_the_config_chooses_the_openai_wire(
+    provider: str, setting: str | None, expected: str
+) -> None:
+    from stackbilt_gateway.daemon.core.config import Config, ProviderSettings
+    from stackbilt_gateway.daemon.upstream.targets import Providers
+
+    config = Config(providers={provider: ProviderSettings(translate_wire=setting)})
+    providers = Providers.resolve_all(config, {})
+    for target in (providers.target(provider, "m"), providers.resolve(f"{provider}/m")):
+        wire, codec = translation_wire(target.spec)
+        assert wire.name == expected and wire.codec is codec

@@ -13,6 +13,7 @@ from typing import Any
 from ...core.ir import GatewayRequest, GatewayResponse, StreamEvent
 from ...core.providers import ProviderSpec
 from ..base import Renderer, StreamDecoder, Wire, content_headers, json_event
+from ..effort_edit import anthropic_effort
 from ..sse import SSEEvent
 from .cache_hints import add_cache_hints
 from .errors import anthropic_error, render_error
@@ -75,4 +76,5 @@ WIRE = Wire(
     edit=strip_gateway_thinking,
     add_cache_hints=add_cache_hints,
     codec=AnthropicCodec(),
+    set_effort=anthropic_effort,
 )

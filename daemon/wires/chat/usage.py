@@ -22,8 +22,18 @@ def usage_from_chat(u: object) -> Usage:
 class ChatUsageTap(SSEUsageTap):
     """Observes a Chat Completions chunk stream."""
 
+    # The choice's ``finish_reason`` ("stop", "length", "tool_calls", …) once a chunk states it.
+    stop_reason: str | None = None
+
     def _wanted(self, block: bytes) -> bool:
-        return b"[DONE]" in block or b'"usage":{' in block or b'"usage": {' in block or b'"error"' in block
+        return (
+            b"[DONE]" in block
+            or b'"usage":{' in block
+            or b'"usage": {' in block
+            or b'"error"' in block
+            or b'"finish_reason":"' in block
+            or b'"finish_reason": "' in block
+        )
 
     def _on_event(self, event: SSEEvent) -> None:
         if event.data.strip() == "[DONE]":
@@ -38,6 +48,11 @@ class ChatUsageTap(SSEUsageTap):
         if isinstance(payload.get("usage"), dict):
             self.usage = usage_from_chat(payload["usage"])
             self.has_usage = True
+        choices = payload.get("choices")
+        if isinstance(choices, list):
+            for choice in choices:
+                if isinstance(choice, dict) and isinstance(choice.get("finish_reason"), str):
+                    self.stop_reason = choice["finish_reason"]
 
 
 def body_usage(body: dict[str, Any], into: Usage) -> None:

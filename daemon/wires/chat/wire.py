@@ -15,6 +15,7 @@ from ...core.errors import UpstreamProtocolError
 from ...core.ir import GatewayRequest, GatewayResponse, StreamEvent
 from ...core.providers import ProviderSpec
 from ..base import Renderer, StreamDecoder, Wire, content_headers, json_event
+from ..effort_edit import chat_effort
 from ..openai_cache_key import add_cache_hints
 from ..openai_errors import openai_error
 from ..sse import SSEEvent
@@ -87,4 +88,5 @@ WIRE = Wire(
     max_tokens_fields=("max_completion_tokens", "max_tokens"),
     add_cache_hints=add_cache_hints,
     codec=ChatCodec(),
+    set_effort=chat_effort,
 )

@@ -17,6 +17,9 @@ from .common import usage_from_gemini
 class GeminiUsageTap(SSEUsageTap):
     """Observes a ``streamGenerateContent?alt=sse`` stream."""
 
+    # The first candidate's ``finishReason`` ("STOP", "MAX_TOKENS", …) once one states it.
+    stop_reason: str | None = None
+
     def _wanted(self, block: bytes) -> bool:
         return b"usageMetadata" in block or b"finishReason" in block or b'"error"' in block
 
@@ -36,6 +39,8 @@ class GeminiUsageTap(SSEUsageTap):
             isinstance(c, dict) and c.get("finishReason") for c in candidates
         ):
             self.finished = True
+            reasons = [c["finishReason"] for c in candidates if isinstance(c, dict) and c.get("finishReason")]
+            self.stop_reason = str(reasons[0])
 
 
 def body_usage(body: dict[str, Any], into: Usage) -> None:

@@ -42,6 +42,9 @@ def usage_from_responses(u: object) -> Usage:
 class ResponsesUsageTap(SSEUsageTap):
     """Observes a Responses SSE stream."""
 
+    # The terminal response's status ("completed", "failed"), or why it is incomplete.
+    stop_reason: str | None = None
+
     def _wanted(self, block: bytes) -> bool:
         head = block[:120]
         return (
@@ -68,6 +71,10 @@ class ResponsesUsageTap(SSEUsageTap):
         if isinstance(response.get("usage"), dict):
             self.usage = usage_from_responses(response["usage"])
             self.has_usage = True
+        details = response.get("incomplete_details")
+        reason = details.get("reason") if isinstance(details, dict) else None
+        status = reason if isinstance(reason, str) else response.get("status")
+        self.stop_reason = status if isinstance(status, str) else None
         if kind == "response.failed":
             self.error = error_text(response.get("error"))
 

@@ -51,6 +51,14 @@ export function time(ts) {
   return d.toDateString() === today.toDateString() ? hm : d.toLocaleDateString([], { month: "short", day: "numeric" }) + " " + hm;
 }
 
+// A moment as the clock shows it: "16:40" today, "Dec 5 16:40" on another day.
+export function clock(ts) {
+  if (ts === null || ts === undefined) return "—";
+  const d = new Date(ts * 1000);
+  const hm = d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
+  return d.toDateString() === new Date().toDateString() ? hm : d.toLocaleDateString("en-US", { month: "short", day: "numeric" }) + " " + hm;
+}
+
 export function model(provider, name) {
   if (!provider) return "—";
   return name ? `${provider}/${name}` : provider;

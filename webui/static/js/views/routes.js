@@ -1,8 +1,9 @@
 // Routes: the route-class mix, what each class would route to vs what served it, classifier
-// confidence, and the route table in force.
+// confidence, routed vs held-out sessions (./holdout.js), and the route table in force.
 import { get } from "../api.js";
 import { COLORS, render } from "../charts.js";
 import { applyWidths, esc, num, pct, signedUsd } from "../fmt.js";
+import * as holdout from "./holdout.js";
 
 export const title = "Routes";
 
@@ -21,6 +22,7 @@ export function skeleton() {
   <div class="card"><h3>Would route vs served</h3>
     <table class="table" id="routes-classes"><thead><tr><th>Class</th><th class="r">Requests</th><th>Confidence</th>
       <th>Served by</th><th>Would route to</th><th class="r">Savings</th></tr></thead><tbody></tbody></table></div>
+  ${holdout.skeleton()}
   <div class="card"><h3>Route table</h3><table class="table" id="route-table"><tbody></tbody></table></div>`;
 }
 
@@ -31,7 +33,7 @@ const targets = (map) =>
     .join(" ") || `<span class="muted">—</span>`;
 
 export async function update(root, ctx) {
-  const data = await get("/ui/api/routes", { since: ctx.since });
+  const [data] = await Promise.all([get("/ui/api/routes", { since: ctx.since }), holdout.update(root, ctx)]);
   root.querySelector("#min-conf").textContent = data.min_confidence.toFixed(2);
   const classes = data.classes;
   render(root.querySelector("#chart-classes"), {
