@@ -22,10 +22,9 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 from ..core.errors import AuthenticationFailed, UpstreamUnavailable
 
@@ -36,6 +35,10 @@ REFRESH_MARGIN = 300.0
 TOKEN_TIMEOUT = 20.0
 ENV_VAR = "GOOGLE_APPLICATION_CREDENTIALS"
 _MAX_FILE = 64 * 1024
+
+
+if TYPE_CHECKING:  # cryptography (~10 MiB) is loaded only when a service account is used
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 
 class CredentialFileError(Exception):
@@ -84,6 +87,9 @@ def load_service_account(path: str) -> ServiceAccount:
     if missing:
         raise CredentialFileError(f"{where} lacks {', '.join(missing)}")
     try:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         key = serialization.load_pem_private_key(str(fields["private_key"]).encode(), password=None)
     except (ValueError, TypeError) as exc:
         raise CredentialFileError(f"{where} has an unreadable private_key ({exc})") from None
@@ -121,6 +127,9 @@ def signed_assertion(account: ServiceAccount, now: float) -> str:
         "exp": issued + ASSERTION_LIFETIME,
     }
     signing_input = f"{_segment(header)}.{_segment(claims)}"
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
     signature = account.key.sign(signing_input.encode("ascii"), padding.PKCS1v15(), hashes.SHA256())
     return f"{signing_input}.{_b64(signature)}"
 
