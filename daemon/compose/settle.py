@@ -15,7 +15,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..core.context import RequestRecord
+from ..core.ir import Usage
 from ..costs.counterfactual import Counterfactual, other_model, step
+from ..costs.prices import cost_of
 from ..routing.runtime import Router, World
 from ..telemetry.recorder import SessionSnapshot
 
@@ -78,6 +80,13 @@ class Settle:
                 tasks.produced(identity, ctx.history_items, served)
         usage = record.usage
         tasks.observe(ctx.session, usage.total_input_tokens, usage.output_tokens, identity)
+        served = (record.provider, record.upstream_model)
+        if task.effort is None:
+            tasks.note_output(served, usage.output_tokens)
+        elif (average := tasks.average_output(served)) is not None:
+            saved = max(0, round(average) - usage.output_tokens)
+            price = self.router.prices.get(*served)
+            task.effort_saving_usd = cost_of(price, Usage(output_tokens=saved), ctx.price_conditions).total
 
     def _caches(self, record: RequestRecord) -> Counterfactual | None:
         """Advance both worlds' caches of the request's identity; its counterfactual (or None:

@@ -57,6 +57,9 @@ class RouteTask:
     # The lower effort the task is served at (live mode), and the effort the client asked for.
     effort: str | None = None
     effort_from: str | None = None
+    # The output the lower effort saved on this request, priced (its own kind of saving; an
+    # estimate: the model's average output at the clients' own effort minus this answer's).
+    effort_saving_usd: float | None = None
     # The verdicts: each candidate with its reason and expected task cost.
     detail: dict[str, object] = field(default_factory=dict)
 

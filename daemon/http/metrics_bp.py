@@ -87,6 +87,8 @@ async def summary() -> Response:
             "savings_usd": realised if mode == "live" else projected,
             "savings_projected_usd": projected,
             "savings_realised_usd": realised,
+            # Same-model savings of a lower effort (routing.effort): an estimate, its own kind.
+            "savings_effort_usd": totals.get("savings_effort_usd", 0.0) or 0.0,
         }
     )
 

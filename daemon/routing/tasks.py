@@ -110,6 +110,8 @@ MAX_PRODUCERS = 64
 class TaskBook:
     def __init__(self, capacity: int = 20_000) -> None:
         self._producers: _Lru[str, list[tuple[int, ModelRef]]] = _Lru(capacity)
+        # Per model: (requests, output tokens) of requests served at the client's own effort.
+        self._outputs: _Lru[ModelRef, tuple[int, int]] = _Lru(1_000)
         self._tasks: _Lru[str, Task] = _Lru(capacity)
         self._shapes: _Lru[str, _Shape] = _Lru(capacity)
         self._main: _Lru[str, str] = _Lru(capacity)
@@ -188,6 +190,18 @@ class TaskBook:
             task = self._tasks.get(identity)
             if task is not None and task.task_id == task_id:
                 task.model = model
+
+    def note_output(self, model: ModelRef, tokens: int) -> None:
+        """A request served at the client's own effort answered with ``tokens`` output tokens."""
+        with self._lock:
+            count, total = self._outputs.get(model) or (0, 0)
+            self._outputs.put(model, (count + 1, total + max(0, tokens)))
+
+    def average_output(self, model: ModelRef) -> float | None:
+        """Output tokens per request on ``model`` at the clients' own effort (None: none seen)."""
+        with self._lock:
+            seen = self._outputs.get(model)
+        return seen[1] / seen[0] if seen else None
 
     def produced(self, identity: str, items: int, model: ModelRef) -> None:
         """``model`` answered a request whose input had ``items`` items: what it adds to the

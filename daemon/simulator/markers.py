@@ -15,6 +15,7 @@
                                      ``compact_malformed = n`` the next n such answers are
                                      malformed JSON instead
 - otherwise                        → text ``FAKE_REPLY <n> words. Done.``
+- ``output_config.effort`` "low"/"minimal" (Anthropic) → a third of the output tokens
 
 Usage is fixed per wire (the e2e tests assert it). Owns only what the model says; the wires
 render it and ``upstream`` serves it.
@@ -74,7 +75,7 @@ class MarkerScript:
         reply = Reply(
             id=_ID_PREFIX[call.wire] + str(call.number),
             model=call.body.get("model"),
-            usage=dict(_USAGE[call.wire]),
+            usage=_lowered(dict(_USAGE[call.wire]), call),
             created=int(time.time()),
         )
         if call.wire == "anthropic":
@@ -121,6 +122,19 @@ class MarkerScript:
             "context_to_discard": ["verbose tool output"],
         }
         return json.dumps(facts)
+
+
+# Output tokens at a low reasoning effort, as a share of the fixed usage (a lower effort says less).
+LOW_EFFORT_OUTPUT_SHARE = 3
+
+
+def _lowered(usage: dict[str, Any], call: Call) -> dict[str, Any]:
+    """An Anthropic answer asked at effort "low"/"minimal" reports a third of the output tokens."""
+    config = call.body.get("output_config")
+    effort = config.get("effort") if isinstance(config, dict) else None
+    if call.wire == "anthropic" and effort in ("low", "minimal"):
+        usage["output_tokens"] = max(1, usage["output_tokens"] // LOW_EFFORT_OUTPUT_SHARE)
+    return usage
 
 
 def _tool(text: str, wire: Wire) -> ToolCall | None:

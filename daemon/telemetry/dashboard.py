@@ -58,7 +58,7 @@ def series(path: Path, *, bucket: Bucket, since: float, now: float) -> list[dict
     counts = ("requests", "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens")
     empty: dict[str, float] = {k: 0 for k in (*counts, "cache_write_1h_tokens")}
     empty |= {"cost_usd": 0.0, "would_cost_usd": 0.0, "savings_usd": 0.0, "errors": 0}
-    empty |= {"savings_projected_usd": 0.0, "savings_realised_usd": 0.0}
+    empty |= {"savings_projected_usd": 0.0, "savings_realised_usd": 0.0, "savings_effort_usd": 0.0}
     return [rows.get(key, {"key": key, **empty}) for key in bucket_keys(bucket, since, now)]
 
 

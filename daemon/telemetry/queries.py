@@ -38,7 +38,9 @@ SUMS_SQL = """
     COALESCE(SUM(savings_usd), 0.0) AS savings_usd,
     COALESCE(SUM(CASE WHEN mode = 'live' THEN 0.0 ELSE savings_usd END), 0.0) AS savings_projected_usd,
     COALESCE(SUM(CASE WHEN mode = 'live' THEN savings_usd ELSE 0.0 END), 0.0) AS savings_realised_usd,
-    COALESCE(SUM(CASE WHEN status != 'ok' THEN 1 ELSE 0 END), 0) AS errors
+    COALESCE(SUM(CASE WHEN status != 'ok' THEN 1 ELSE 0 END), 0) AS errors,
+    COALESCE(SUM(CASE WHEN instr(signals, 'effort_saving_usd') > 0 AND json_valid(signals)
+        THEN json_extract(signals, '$.effort_saving_usd') END), 0.0) AS savings_effort_usd
 """
 
 
@@ -138,6 +140,7 @@ _SUMS_KEYS = (
     "would_cost_usd",
     "savings_usd",
     "errors",
+    "savings_effort_usd",
 )
 
 

@@ -77,6 +77,8 @@ def _task_facts(record: RequestRecord) -> dict[str, object]:
         facts["tool_errors"] = task.tool_errors
     if task.effort is not None:
         facts["effort_lowered"] = f"{task.effort_from} -> {task.effort}"
+    if task.effort_saving_usd is not None:
+        facts["effort_saving_usd"] = round(task.effort_saving_usd, 8)
     return facts
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from stackbilt_gateway.daemon.core.config import Config, RoutingSettings
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
+from tests.costs.reference import Buckets, reference_cost
 from tests.e2e.conftest import upstream_env
 from tests.e2e.test_cost_truth import add_tool_round, capture, filler
 from tests.e2e.test_projection_truth import summary_ask
@@ -73,6 +74,9 @@ def test_cheap_tasks_run_at_a_lower_effort_on_the_same_model(fake_upstream: Fake
         _session(gw)
         calls = fake_upstream.calls("/v1/messages")
         events = _events(gw, 4)
+        httpx_summary = httpx.get(
+            f"{gw.url}/metrics/summary", headers={"x-api-key": GATEWAY_KEY}, timeout=5
+        ).json()
     finally:
         gw.stop()
     sent = [c.body.get("output_config", {}).get("effort") for c in calls]
@@ -91,10 +95,22 @@ def test_cheap_tasks_run_at_a_lower_effort_on_the_same_model(fake_upstream: Fake
             "medium -> low",
             None,
         ]
+        # Its own kind of saving: the model's output at the client's effort (17 tokens a request
+        # from this fake) minus what the lowered answers said (5), priced by the reference.
+        said = [e["output_tokens"] for e in events]
+        assert said == [17, 5, 5, 17], said
+        per_request = reference_cost("anthropic", OPUS, Buckets(output=17 - 5))
+        saved = [e["signals"].get("effort_saving_usd") for e in events]
+        assert saved[0] is None and saved[3] is None
+        assert saved[1] == pytest.approx(per_request, rel=1e-6) and saved[2] == pytest.approx(
+            per_request, rel=1e-6
+        )
+        assert httpx_summary["savings_effort_usd"] == pytest.approx(2 * per_request, rel=1e-6)
     else:
         assert sent == ["medium"] * 4, sent
         assert events[1]["signals"]["task"]["effort"] == "medium -> low (live mode)"
         assert all("effort_lowered" not in e["signals"] for e in events)
+        assert httpx_summary["savings_effort_usd"] == 0
 
 
 def test_no_effort_is_added_where_the_client_set_none(fake_upstream: FakeUpstream) -> None:

@@ -39,6 +39,7 @@ ZERO = {
     "savings_projected_usd": 0.0,
     "savings_realised_usd": 0.0,
     "errors": 0,
+    "savings_effort_usd": 0.0,
 }
 
 

@@ -45,7 +45,13 @@ def seeded_events() -> list[GatewayRequestEvent]:
             savings_usd=-0.25,
             latency_ms=900.0,
             ttfb_ms=300.0,
-            signals={"has_tool_result": True, "est_tokens": 53_000},
+            # served at a lower effort (routing.effort): its own, estimated kind of saving
+            signals={
+                "has_tool_result": True,
+                "est_tokens": 53_000,
+                "effort_lowered": "medium -> low",
+                "effort_saving_usd": 0.05,
+            },
         ),
         # Today: a session title, which live mode would send to Groq.
         GatewayRequestEvent(

@@ -59,6 +59,7 @@ def test_overview_numbers_charts_and_screenshot(
         assert f"projected {want['projected']} (shadow" in browser.text("#kpi-savings-sub")
     browser.call("click", selector=".range button[data-since='today']")
     wait_text(browser, "#kpi-requests", "4")
+    assert browser.text("#kpi-effort") == "lower effort +$0.05 (estimated)"  # shown, never summed
     assert browser.text("#tok-in") == "6.9k" and browser.text("#tok-cr") == "50k"
     assert browser.text("#tok-cw") == "1.0k" and browser.text("#tok-out") == "1.3k"
     assert "1 error" in browser.text("#kpi-requests-sub")

@@ -51,6 +51,9 @@ function savingsCard(root, totals, split) {
   const parts = [];
   if (shadow) parts.push(`projected ${signedUsd(split.projected_usd)} (shadow, ${num(split.shadow_requests)} req)`);
   if (live) parts.push(`realised ${signedUsd(split.realised_usd)} (live, ${num(split.live_requests)} req)`);
+  // Same-model savings of a lower effort (routing.effort) are their own kind: shown, never summed.
+  const effort = totals.savings_effort_usd ?? 0;
+  if (effort > 0) parts.push(`<span id="kpi-effort">lower effort ${signedUsd(effort)} (estimated)</span>`);
   let note = parts.join(" · ");
   if (headline < 0) note += `<br><span class="neg">Routing cost more than it saved here — mostly re-writing the premium prompt cache.</span>`;
   root.querySelector("#kpi-savings-sub").innerHTML = note || "nothing routed yet";
