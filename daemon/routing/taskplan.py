@@ -5,7 +5,8 @@ own context). At a task's first request ``decide_task``:
 
 - keeps a quota probe, a pinned model and a holdout session (live mode) on the requested model;
 - sends a fresh context — a subagent run (a new identity with tools in a session whose main
-  conversation is another one, with no history yet) or a title / topic check — to the lane: the
+  conversation is another one, with no history yet), a side call without tools on its own prefix
+  (e.g. a compaction request) or a title / topic check — to the lane: the
   requested model's ``routing.fresh_context`` tier of its ladder;
 - judges every valid move by the cache-aware task cost (``costs.switching.assess_move``): taken
   only when the expected saving over the task exceeds the cold write on the target and the
@@ -108,11 +109,11 @@ def decide_task(
     previous = previous_task.model if previous_task is not None and mode == "live" else None
     tools = decision.signals.get("carries_tools") is True
     housekeeping = decision.rule in HOUSEKEEPING_RULES
-    subagent = tasks.is_subagent(session, identity, tools=tools, fresh_history=_fresh_history(request))
-    fresh = housekeeping or subagent
+    side = tasks.side_context(session, identity, tools=tools, fresh_history=_fresh_history(request))
+    fresh = housekeeping or side is not None
     detail: dict[str, object] = {"task": "start"}
     if fresh:
-        detail["fresh_context"] = "title/topic call" if housekeeping else "subagent run"
+        detail["fresh_context"] = "title/topic call" if housekeeping else side
     lane = None
     if fresh and routing.fresh_context != "off" and not holdout and not requested.pinned:
         lane = router.ladders.step(_key(req_ref), routing.fresh_context)

@@ -134,17 +134,34 @@ class TaskBook:
         with self._lock:
             return self._tasks.get(identity)
 
-    def is_subagent(self, session: str | None, identity: str, *, tools: bool, fresh_history: bool) -> bool:
-        """A fresh context with tools in a session whose main conversation is another identity.
-        The first tool-carrying identity of a session becomes its main conversation."""
-        if not session or not tools:
-            return False
+    def side_context(
+        self, session: str | None, identity: str, *, tools: bool, fresh_history: bool
+    ) -> str | None:
+        """What a request that shares no cache with its session's main conversation is, or None.
+
+        The first tool-carrying identity of a session becomes its main conversation. Another
+        identity with tools and no history yet is a subagent run; another identity without tools
+        (a compaction request that rewrote the prefix, a side question) is a side call. A new
+        identity with tools and a history is the main conversation whose tools changed: not
+        a fresh context."""
+        if not session:
+            return None
         with self._lock:
             main = self._main.get(session)
             if main is None:
-                self._main.put(session, identity)
-                return False
-        return main != identity and fresh_history
+                if tools:
+                    self._main.put(session, identity)
+                return None
+        if main == identity:
+            return None
+        if tools:
+            return "subagent run" if fresh_history else None
+        return "side call (no tools, its own prefix: e.g. a compaction)"
+
+    def is_subagent(self, session: str | None, identity: str, *, tools: bool, fresh_history: bool) -> bool:
+        """A fresh context with tools in a session whose main conversation is another identity."""
+        kind = self.side_context(session, identity, tools=tools, fresh_history=fresh_history)
+        return kind == "subagent run"
 
     def start(
         self,

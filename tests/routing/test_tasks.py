@@ -71,3 +71,15 @@ def test_effort_is_lowered_only_below_what_the_client_asked() -> None:
     assert lowered("low", "low") is None
     assert lowered(None, "low") is None  # nothing added
     assert lowered("turbo", "low") is None and lowered("high", None) is None
+
+
+def test_a_side_call_without_tools_on_its_own_prefix_is_a_fresh_context() -> None:
+    book = TaskBook()
+    assert book.side_context("s", "title", tools=False, fresh_history=True) is None  # no main yet
+    assert book.side_context("s", "main", tools=True, fresh_history=True) is None  # becomes main
+    assert book.side_context("s", "main", tools=True, fresh_history=False) is None
+    compaction = book.side_context("s", "compact", tools=False, fresh_history=False)
+    assert compaction is not None and "compaction" in compaction
+    assert book.side_context("s", "sub", tools=True, fresh_history=True) == "subagent run"
+    # the main conversation's tools changed: a new identity with a history, not a fresh context
+    assert book.side_context("s", "main-new-tools", tools=True, fresh_history=False) is None
