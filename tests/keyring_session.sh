@@ -20,6 +20,12 @@ for _ in $(seq 1 100); do
 done
 status=0
 .venv/bin/python -m pytest "$@" || status=$?
-pkill -u "$(id -u)" -f "gnome-keyring-daemon --unlock --components=secrets" 2>/dev/null || true
+# Stop our own keyring daemon only (one whose runtime dir is ours): another test session on this
+# machine has its own, and killing it would leave that session's keyring to a locked re-activation.
+for pid in $(pgrep -u "$(id -u)" -f "gnome-keyring-daemon --unlock --components=secrets" || true); do
+  if tr '\0' '\n' < "/proc/$pid/environ" 2>/dev/null | grep -qx "XDG_RUNTIME_DIR=$home/run"; then
+    kill "$pid" 2>/dev/null || true
+  fi
+done
 rm -rf "$home"
 exit "$status"
