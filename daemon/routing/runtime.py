@@ -175,6 +175,7 @@ class Router:
                 session=session,
                 identity=identity,
                 conditions=conditions,
+                degrade=degrade,
             )
         return (
             decision,

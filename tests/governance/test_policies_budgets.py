@@ -21,7 +21,7 @@ from stackbilt_gateway.daemon.core.config import (
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.e2e.conftest import wait_events
 from tests.governance.conftest import Start, new_client
-from tests.governance.test_http import chat, messages
+from tests.governance.test_http import ANTHROPIC_MODEL, chat, messages
 
 
 def test_policies_each_refuse_with_their_rule(start_gateway: Start, upstream: FakeUpstream) -> None:
@@ -126,3 +126,21 @@ def test_a_misconfigured_limit_or_budget_names_file_and_key(
     with pytest.raises(ConfigError) as info:
         load_config(cwd=tmp_path, env={"STACKBILT_GATEWAY_HOME": str(tmp_path / "home")})
     assert str(info.value).startswith(f'gateway.config.json: "{key}')
+
+
+def test_a_used_up_degrade_budget_serves_from_the_cheaper_tier_in_live_mode(
+    start_gateway: Start, upstream: FakeUpstream
+) -> None:
+    """Past its degrade budget, a client's (non-tool-loop) requests are served one tier down the
+    requested model's ladder, without the cost check; before it, as requested."""
+    config = _budget("degrade")
+    gw = start_gateway(Config(mode="live", clients=config.clients))
+    key = new_client("team")
+    assert messages(gw.url, key).status_code == 200
+    r = messages(gw.url, key, text="a second ask")
+    assert r.status_code == 200
+    served = [c.body["model"] for c in upstream.calls("/v1/messages")]
+    assert served == [ANTHROPIC_MODEL, "claude-sonnet-5-5"], served
+    newest = wait_events(gw, 2)[0]
+    assert newest["selected_model"] == "claude-sonnet-5-5" and newest["signals"]["degrade"] is True
+    assert newest["signals"]["task"]["degrade"] == "budget used up: anthropic/claude-sonnet-5-5"
