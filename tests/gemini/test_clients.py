@@ -123,3 +123,19 @@ def test_codex_shell_loop(gemini: FakeGemini, codex_gateway: GatewayThread, work
     assert "TOOL_RESULT_SEEN:" in run.last_message and "codex_GEM_42" in run.last_message
     assert len(gemini.calls(STREAM_PATH)) >= 2
     assert gemini.replayed_signatures and SKIP_SIGNATURE not in gemini.replayed_signatures
+
+
+def test_codex_apply_patch_custom_tool(
+    gemini: FakeGemini, codex_gateway: GatewayThread, workdir: Path
+) -> None:
+    """Codex's freeform ``apply_patch`` tool reaches Gemini as a function with one string
+    parameter, and Gemini's call comes back to Codex as the custom tool call it offered."""
+    run = _codex(codex_gateway, workdir, "APPLY_PATCH: patched.txt")
+    assert run.returncode == 0, run.stdout + run.stderr
+    target = workdir / "work" / "patched.txt"
+    assert target.exists(), run.stdout[-2000:] + run.stderr[-2000:]
+    assert target.read_text() == 'patched by "fake" model\n'
+    assert "TOOL_RESULT_SEEN:" in run.last_message
+    first = gemini.calls(STREAM_PATH)[0].body
+    declared = {d["name"]: d for t in first["tools"] for d in t.get("functionDeclarations", [])}
+    assert declared["apply_patch"]["parameters"]["properties"] == {"input": {"type": "string"}}
