@@ -8,16 +8,18 @@ Database reads run in a worker thread; the event loop never waits on disk.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
 from quart import Blueprint, Response, jsonify, request
 
 from ..compose.state import GatewayState, state
-from ..core.errors import InvalidRequest
+from ..core.errors import GatewayError, InvalidRequest
 from ..core.providers import base_url_for, builtin_providers
 from ..governance import audit
 from ..telemetry import queries
+from ..upstream.cli_bridge import find_binary
 from .since import parse_since
 
 bp = Blueprint("metrics", __name__)
@@ -195,6 +197,36 @@ async def shadow_stats() -> Response:
     return jsonify({"mode": st.mode.mode, "classes": rows})
 
 
+async def _bridge_status(env: Mapping[str, str], display_name: str, *, live: bool) -> dict[str, Any]:
+    """The CLI bridge is configured when its binary is found; live, ``--version`` must answer."""
+    status: dict[str, Any] = {"display_name": display_name, "wires": [], "base_url": None}
+    try:
+        binary = find_binary(env)
+    except GatewayError as exc:
+        return {**status, "configured": False, "problem": exc.message}
+    status |= {"configured": True, "binary": binary}
+    if live:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                binary,
+                "--version",
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+            try:
+                out, _ = await asyncio.wait_for(proc.communicate(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+                raise
+            ok = proc.returncode == 0
+            status["probe"] = {"ok": ok, "version": out.decode("utf-8", "replace").strip()[:100]}
+        except (OSError, TimeoutError) as exc:
+            status["probe"] = {"ok": False, "error": type(exc).__name__}
+    return status
+
+
 async def _probe(client: httpx.AsyncClient, url: str, headers: dict[str, str]) -> dict[str, Any]:
     try:
         resp = await client.get(url, headers=headers)
@@ -211,6 +243,9 @@ async def providers() -> Response:
     probes: dict[str, Any] = {}
     live = request.args.get("live") in ("1", "true")
     for name, spec in builtin_providers().items():
+        if spec.bridge is not None:  # the claude-cli bridge: a local binary, no URL, no key
+            out[name] = await _bridge_status(st.env, spec.display_name, live=live)
+            continue
         key = await st.keys.aget(spec)
         out[name] = {
             "display_name": spec.display_name,

@@ -329,3 +329,29 @@ def test_a_client_that_goes_away_kills_its_cli_run(gateway: GatewayThread, upstr
     assert upstream.closed_streams > closed
     (event,) = wait_events(gateway, 1)
     assert event["http_status"] == 499 and event["status"] == "client_closed"
+
+
+def test_providers_live_checks_the_bridge_binary(
+    gateway: GatewayThread, upstream: FakeUpstream, tmp_path: Path
+) -> None:
+    """``/providers?live=1`` (what ``doctor --live`` reads): the bridge is configured when its binary
+    is found and live when ``claude --version`` answers; a missing binary says so."""
+    got = httpx.get(
+        f"{gateway.url}/providers", params={"live": "1"}, headers={"x-api-key": GATEWAY_KEY}, timeout=30
+    )
+    bridge = got.json()["providers"]["claude-cli"]
+    assert bridge["configured"] is True and bridge["probe"]["ok"] is True
+    assert "Claude Code" in bridge["probe"]["version"] or bridge["probe"]["version"][:1].isdigit()
+    models = httpx.get(f"{gateway.url}/v1/models", headers={"x-api-key": GATEWAY_KEY}, timeout=10).json()
+    assert any(m["id"].startswith("claude-cli/") for m in models["data"])
+    missing = start_gateway(
+        cli_env(upstream, tmp_path / "h2", STACKBILT_CLAUDE_BIN=str(tmp_path / "no-claude"))
+    )
+    try:
+        got = httpx.get(
+            f"{missing.url}/providers", params={"live": "1"}, headers={"x-api-key": GATEWAY_KEY}, timeout=30
+        )
+        bridge = got.json()["providers"]["claude-cli"]
+        assert bridge["configured"] is False and "no-claude" in bridge["problem"] and "probe" not in bridge
+    finally:
+        stop_gateway(missing)
