@@ -137,6 +137,27 @@ def _client_version(exe: str) -> str:
     return text[0] if text else f"version unknown (exit {out.returncode})"
 
 
+def _live_bridge(r: Report, url: str, key: str) -> None:
+    """The claude-cli bridge, as the daemon sees it (its binary found, ``--version`` answering);
+    nothing when the bridge is not set up (no binary)."""
+    req = urllib.request.Request(f"{url}/providers?live=1", headers={"x-api-key": key})
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    try:
+        with opener.open(req, timeout=30) as resp:
+            bridge = json.loads(resp.read()).get("providers", {}).get("claude-cli")
+    except (urllib.error.URLError, OSError, ValueError):
+        return
+    if not isinstance(bridge, dict) or not bridge.get("configured"):
+        return
+    probe = bridge.get("probe") or {}
+    if probe.get("ok"):
+        r.line("ok", "live claude-cli", f"{bridge.get('binary')} ({probe.get('version')})")
+    else:
+        r.line(
+            "FAIL", "live claude-cli", f"{bridge.get('binary')} did not answer --version", "run `claude` once"
+        )
+
+
 def _live_check(r: Report, url: str, key: str, name: str) -> None:
     model = _LIVE_MODELS.get(name) or next(iter(known_models(name)), None)
     if model is None:
@@ -319,5 +340,6 @@ def cmd_doctor(args: argparse.Namespace, ctx: Context) -> int:
         else:
             for name in _live_providers(configured, config, ctx.env):
                 _live_check(r, url, found[0], name)
+            _live_bridge(r, url, found[0])
     print(f"{r.failed} problem(s) found" if r.failed else "all checks passed")
     return 1 if r.failed else 0

@@ -20,6 +20,7 @@ from stackbilt_gateway.daemon.control import lifecycle
 from stackbilt_gateway.daemon.control.paths import Paths, resolve_paths
 from stackbilt_gateway.daemon.simulator.gemini import FakeGemini
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
+from tests.clients import client_binary
 from tests.e2e.conftest import upstream_env
 from tests.gemini.conftest import LOCATION, PROJECT, google_env, write_service_account
 
@@ -89,10 +90,15 @@ def test_doctor_live_checks_every_configured_provider_gemini_and_vertex_included
 ) -> None:
     fake_upstream.reset()
     account = write_service_account(tmp_path / "sa.json", rsa_key, google)
-    _start(daemon_paths, monkeypatch, {**upstream_env(fake_upstream), **google_env(google)}, account)
+    bridge = {"STACKBILT_CLAUDE_BIN": str(client_binary("claude"))}  # the claude-cli bridge's binary
+    _start(
+        daemon_paths, monkeypatch, {**upstream_env(fake_upstream), **google_env(google), **bridge}, account
+    )
     doctor = run_cli("doctor", "--live")
     live = _live_lines(doctor.stdout)
-    assert set(live) == {"anthropic", "openai", "groq", "gemini", "vertex"}, doctor.stdout
+    assert set(live) == {"anthropic", "openai", "groq", "gemini", "vertex", "claude-cli"}, doctor.stdout
+    cli = live.pop("claude-cli")
+    assert cli.startswith("[ ok ]") and "Claude Code" in cli, doctor.stdout  # its --version answered
     for line in live.values():
         assert line.startswith("[ ok ]") and "answered in" in line, doctor.stdout
     assert f"vertex/{LIVE_MODEL}" in live["vertex"] and f"gemini/{LIVE_MODEL}" in live["gemini"]
