@@ -32,6 +32,7 @@ from ...core.ir import (
     ToolResultPart,
     ToolSpec,
 )
+from ..tool_list import render_tools
 from ..toolids import sanitize_tool_id
 from .blocks import render_part
 from .request import render_request
@@ -139,13 +140,7 @@ def _keeps_thinking(req: GatewayRequest, messages: list[Message]) -> ThinkingCon
 
 
 def _unique_tools(tools: list[ToolSpec]) -> list[ToolSpec]:
-    seen: set[str] = set()
-    out: list[ToolSpec] = []
-    for tool in tools:
-        if tool.kind != "builtin" and tool.name not in seen:
-            seen.add(tool.name)
-            out.append(tool)
-    return out
+    return render_tools(tools, lambda tool: None if tool.kind == "builtin" else tool)
 
 
 def build_anthropic_request(

@@ -27,6 +27,7 @@ from ...core.ir import (
     ToolSpec,
 )
 from ...core.providers import ProviderSpec
+from ..tool_list import render_tools
 from ..toolids import sanitize_tool_id
 from .request import parse_chat_request
 
@@ -170,14 +171,7 @@ def _tool(tool: ToolSpec) -> JSON | None:
 
 
 def _tools(req: GatewayRequest) -> list[JSON]:
-    seen: set[str] = set()
-    out: list[JSON] = []
-    for spec in req.tools:
-        rendered = _tool(spec)
-        if rendered is not None and spec.name not in seen:
-            seen.add(spec.name)
-            out.append(rendered)
-    return out
+    return render_tools(req.tools, _tool)
 
 
 def _tool_choice(req: GatewayRequest) -> str | JSON | None:

@@ -30,6 +30,7 @@ from ...core.ir import (
     ToolResultPart,
     ToolSpec,
 )
+from ..tool_list import render_tools
 from .common import SKIP_SIGNATURE, unwrap_signature
 from .schema import function_parameters, response_schema
 
@@ -159,13 +160,7 @@ def _declaration(tool: ToolSpec) -> JSON | None:
 
 
 def _tools(req: GatewayRequest) -> list[JSON]:
-    seen: set[str] = set()
-    declarations: list[JSON] = []
-    for tool in req.tools:
-        declared = _declaration(tool)
-        if declared is not None and tool.name not in seen:
-            seen.add(tool.name)
-            declarations.append(declared)
+    declarations = render_tools(req.tools, _declaration)
     return [{"functionDeclarations": declarations}] if declarations else []
 
 
