@@ -10,23 +10,17 @@ a normal request is answered again once the held connections close.
 
 from __future__ import annotations
 
-import json
-import os
 import resource
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psutil
 import pytest
 
-from stackbilt_gateway.daemon.control.paths import HOME_ENV, resolve_paths
-from stackbilt_gateway.daemon.simulator.threaded import free_port
+from tests.daemon_process import DaemonProcess, daemon_process
 
 pytestmark = pytest.mark.e2e
 
@@ -38,63 +32,20 @@ def _limit_fds() -> None:
     resource.setrlimit(resource.RLIMIT_NOFILE, (FD_LIMIT, FD_LIMIT))
 
 
-@dataclass
-class Daemon:
-    port: int
-    proc: psutil.Process
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
-def _start(tmp_path: Path, config: dict[str, object]) -> Iterator[Daemon]:
-    port = free_port()
-    home = tmp_path / "home"
-    paths = resolve_paths({HOME_ENV: str(home)})
-    paths.user_config_file.parent.mkdir(parents=True, exist_ok=True)
-    paths.user_config_file.write_text(json.dumps(config))
-    env = {
-        **os.environ,
-        HOME_ENV: str(home),
-        "STACKBILT_GATEWAY_KEY": "sgw-connection-cap-test-key",
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-    }
-    log_path = tmp_path / "daemon.log"
-    log = log_path.open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stackbilt_gateway.daemon", "--port", str(port), "--host", "127.0.0.1"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_limit_fds,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError(log_path.read_text()[-2000:])
-        yield Daemon(port, psutil.Process(proc.pid), log_path)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+def _start(tmp_path: Path, config: dict[str, object]) -> Iterator[DaemonProcess]:
+    env = {"STACKBILT_GATEWAY_KEY": "sgw-connection-cap-test-key"}
+    with daemon_process(tmp_path, env, config=config, preexec_fn=_limit_fds) as daemon:
+        yield daemon
 
 
 @pytest.fixture
-def uncapped(tmp_path: Path) -> Iterator[Daemon]:
+def uncapped(tmp_path: Path) -> Iterator[DaemonProcess]:
     """The default ``max_connections`` (512): above the descriptor limit."""
     yield from _start(tmp_path, {})
 
 
 @pytest.fixture
-def capped(tmp_path: Path) -> Iterator[Daemon]:
+def capped(tmp_path: Path) -> Iterator[DaemonProcess]:
     yield from _start(tmp_path, {"max_connections": 100})
 
 
@@ -114,7 +65,7 @@ def _close(socks: list[socket.socket]) -> None:
         s.close()
 
 
-def _answered(daemon: Daemon, within: float) -> httpx.Response:
+def _answered(daemon: DaemonProcess, within: float) -> httpx.Response:
     deadline = time.monotonic() + within
     while True:
         try:
@@ -127,7 +78,7 @@ def _answered(daemon: Daemon, within: float) -> httpx.Response:
         time.sleep(0.2)
 
 
-def test_accept_out_of_descriptors_backs_off_and_recovers(uncapped: Daemon) -> None:
+def test_accept_out_of_descriptors_backs_off_and_recovers(uncapped: DaemonProcess) -> None:
     daemon = uncapped
     assert daemon.proc.rlimit(psutil.RLIMIT_NOFILE) == (FD_LIMIT, FD_LIMIT)
     log_before = daemon.log.stat().st_size
@@ -151,7 +102,7 @@ def test_accept_out_of_descriptors_backs_off_and_recovers(uncapped: Daemon) -> N
     assert "accept() works again after" in text
 
 
-def test_connections_past_the_cap_get_a_503_and_are_closed(capped: Daemon) -> None:
+def test_connections_past_the_cap_get_a_503_and_are_closed(capped: DaemonProcess) -> None:
     daemon = capped
     time.sleep(0.5)  # the start-up probe's connection is closed
     held = []

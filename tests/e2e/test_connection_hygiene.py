@@ -8,11 +8,8 @@ the daemon's descriptors must be back near their idle count.
 
 from __future__ import annotations
 
-import os
 import resource
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,7 +18,7 @@ import httpx
 import psutil
 import pytest
 
-from stackbilt_gateway.daemon.simulator.threaded import free_port
+from tests.daemon_process import daemon_process
 
 pytestmark = pytest.mark.e2e
 
@@ -35,34 +32,9 @@ def _limit_fds() -> None:
 
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[int, psutil.Process]]:
-    port = free_port()
-    env = {
-        **os.environ,
-        "STACKBILT_GATEWAY_HOME": str(tmp_path / "home"),
-        "STACKBILT_GATEWAY_KEY": "sgw-connection-hygiene-test-key",
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-    }
-    log = (tmp_path / "daemon.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stackbilt_gateway.daemon", "--port", str(port), "--host", "127.0.0.1"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        preexec_fn=_limit_fds,
-    )
-    try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        yield port, psutil.Process(proc.pid)
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
-        log.close()
+    env = {"STACKBILT_GATEWAY_KEY": "sgw-connection-hygiene-test-key"}
+    with daemon_process(tmp_path, env, preexec_fn=_limit_fds) as daemon:
+        yield daemon.port, daemon.proc
 
 
 def test_short_connections_do_not_exhaust_descriptors(daemon: tuple[int, psutil.Process]) -> None:

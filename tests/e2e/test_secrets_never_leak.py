@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import os
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,8 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from stackbilt_gateway.daemon.simulator.threaded import free_port
 from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
+from tests.daemon_process import daemon_process
 
 pytestmark = pytest.mark.e2e
 
@@ -39,41 +37,18 @@ PLANTED = (
 @pytest.fixture
 def daemon(tmp_path: Path) -> Iterator[tuple[str, FakeUpstream, Path]]:
     fake = FakeUpstream().start()
-    port = free_port()
-    home = tmp_path / "home"
-    log = tmp_path / "daemon.log"
     env = {
-        **{k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")},
-        "STACKBILT_GATEWAY_HOME": str(home),
         "STACKBILT_GATEWAY_KEY": GATEWAY_KEY,
         "STACKBILT_ANTHROPIC_BASE_URL": fake.url,
         "STACKBILT_GROQ_BASE_URL": fake.url + "/v1",
         "ANTHROPIC_API_KEY": ANTHROPIC_KEY,
         "GROQ_API_KEY": GROQ_KEY,
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
     }
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "stackbilt_gateway.daemon", "--port", str(port), "--host", "127.0.0.1"],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    url = f"http://127.0.0.1:{port}"
+    base = {k: v for k, v in os.environ.items() if not k.endswith("_API_KEY")}
     try:
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError(log.read_text())
-        yield url, fake, home
+        with daemon_process(tmp_path, env, base_env=base) as daemon:
+            yield daemon.url, fake, daemon.home
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
         fake.stop()
 
 

@@ -12,8 +12,6 @@ exactly one telemetry row, the writer loses nothing, and the process's descripto
 from __future__ import annotations
 
 import asyncio
-import json
-import os
 import sqlite3
 import subprocess
 import sys
@@ -27,8 +25,7 @@ import httpx
 import psutil
 import pytest
 
-from stackbilt_gateway.daemon.control.paths import HOME_ENV, resolve_paths
-from stackbilt_gateway.daemon.simulator.threaded import free_port
+from tests.daemon_process import daemon_process
 from tests.fakes.gateway import GATEWAY_KEY
 
 pytestmark = pytest.mark.e2e
@@ -89,50 +86,21 @@ def gw(tmp_path: Path) -> Iterator[Soaked]:
     upstream = subprocess.Popen(
         [sys.executable, "-c", _UPSTREAM], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
     )
-    assert upstream.stdout is not None
-    upstream_url = f"http://127.0.0.1:{int(upstream.stdout.readline())}"
-    home = tmp_path / "home"
-    paths = resolve_paths({HOME_ENV: str(home)})
-    paths.user_config_file.parent.mkdir(parents=True, exist_ok=True)
-    db = tmp_path / "telemetry.sqlite"
-    paths.user_config_file.write_text(
-        json.dumps({"timeouts": {"stream_total": 2.0}, "telemetry": {"db_path": str(db)}})
-    )
-    port = free_port()
-    env = {
-        **os.environ,
-        HOME_ENV: str(home),
-        "STACKBILT_GATEWAY_KEY": GATEWAY_KEY,
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
-        "STACKBILT_ANTHROPIC_BASE_URL": upstream_url,
-        "STACKBILT_GROQ_BASE_URL": upstream_url + "/v1",
-        "ANTHROPIC_API_KEY": "sk-ant-soak-test-key",
-        "GROQ_API_KEY": "gsk-soak-test-key",
-    }
-    log = (tmp_path / "daemon.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "stackbilt_gateway.daemon", "--port", str(port), "--host", "127.0.0.1"],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
+    assert upstream.stdin is not None and upstream.stdout is not None
     try:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        else:
-            raise AssertionError((tmp_path / "daemon.log").read_text()[-2000:])
-        yield Soaked(url, db, psutil.Process(proc.pid))
+        upstream_url = f"http://127.0.0.1:{int(upstream.stdout.readline())}"
+        db = tmp_path / "telemetry.sqlite"
+        env = {
+            "STACKBILT_GATEWAY_KEY": GATEWAY_KEY,
+            "STACKBILT_ANTHROPIC_BASE_URL": upstream_url,
+            "STACKBILT_GROQ_BASE_URL": upstream_url + "/v1",
+            "ANTHROPIC_API_KEY": "sk-ant-soak-test-key",
+            "GROQ_API_KEY": "gsk-soak-test-key",
+        }
+        config = {"timeouts": {"stream_total": 2.0}, "telemetry": {"db_path": str(db)}}
+        with daemon_process(tmp_path, env, config=config) as daemon:
+            yield Soaked(daemon.url, db, daemon.proc)
     finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        log.close()
-        assert upstream.stdin is not None
         upstream.stdin.close()
         upstream.wait(timeout=10)
         upstream.stdout.close()
@@ -187,18 +155,20 @@ async def _soak(url: str) -> Tally:
     return tally
 
 
+def _slow_events(db: Path) -> list[dict[str, object]]:
+    """What the gateway recorded for the slowest requests (the failure message's evidence)."""
+    time.sleep(3)  # the writer drains
+    with sqlite3.connect(db) as conn:
+        conn.row_factory = sqlite3.Row
+        sql = "SELECT * FROM events WHERE latency_ms > 20000 OR http_status = 499 LIMIT 10"
+        return [{k: row[k] for k in row.keys() if k != "signals"} for row in conn.execute(sql)]
+
+
 def test_200_streams_with_mixed_upstream_faults(gw: Soaked) -> None:
     daemon, db = gw.proc, gw.db
     fds_before = daemon.num_fds()
     tally = asyncio.run(_soak(gw.url))
-    if tally.broken:
-        time.sleep(3)
-        with sqlite3.connect(db) as conn:
-            conn.row_factory = sqlite3.Row
-            for row in conn.execute("SELECT * FROM events WHERE latency_ms > 20000 OR http_status = 499"):
-                print("SLOW", {k: row[k] for k in row.keys() if k not in ("signals",)})
-        print("LOG", open(str(db.parent / "daemon.log")).read()[-3000:])
-    assert not tally.broken, tally.broken[:10]  # 0 hangs, 0 truncated streams
+    assert not tally.broken, (tally.broken[:10], _slow_events(db))  # 0 hangs, 0 truncated streams
     requests = len(tally.ids)
     assert requests >= STREAMS, tally.outcomes  # every worker got at least one answer
     assert tally.outcomes["answer"] > 0 and tally.outcomes["error"] > 0
