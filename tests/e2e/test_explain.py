@@ -17,6 +17,7 @@ from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.cli.conftest import free_port, paths, run_cli, stopped_daemon
 from tests.e2e.conftest import upstream_env
 from tests.e2e.test_cost_truth import capture
+from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
 
 pytestmark = pytest.mark.e2e
 
@@ -108,3 +109,39 @@ def test_explain_tells_the_routing_story_of_an_event_and_of_a_request(
     finally:
         run_cli("stop")
         fake.stop()
+
+
+@pytest.mark.parametrize(
+    ("payload", "param"),
+    [
+        (b"{not json", None),
+        (b'{"protocol": "gemini", "body": {}}', "protocol"),
+        (b'{"protocol": "anthropic", "body": []}', "body"),
+        (
+            b'{"protocol": "anthropic", "body": {"model": "x", "messages": []}, "headers": {"a": 1}}',
+            "headers",
+        ),
+        (b'{"protocol": "anthropic", "body": {"model": 7, "messages": "nope"}}', None),
+    ],
+)
+def test_explain_refuses_bad_input_with_a_400(
+    fake_upstream: FakeUpstream, payload: bytes, param: str | None
+) -> None:
+    gw = GatewayThread(env=upstream_env(fake_upstream)).start()
+    try:
+        r = httpx.post(
+            f"{gw.url}/explain",
+            content=payload,
+            headers={"x-api-key": GATEWAY_KEY, "content-type": "application/json"},
+            timeout=10,
+        )
+        missing = httpx.get(f"{gw.url}/explain/no-such-event", headers={"x-api-key": GATEWAY_KEY}, timeout=10)
+    finally:
+        gw.stop()
+    assert r.status_code == 400, r.text
+    error = r.json()["error"]
+    assert error["type"] == "invalid_request_error" and error["message"]
+    if param is not None:
+        assert param in error["message"]
+    assert missing.status_code == 404 and "no-such-event" in missing.json()["error"]["message"]
+    assert fake_upstream.calls("/v1/messages") == []
