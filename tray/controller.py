@@ -59,15 +59,28 @@ class TrayState:
 
 
 def _money(value: float | None) -> str:
-    return DASH if value is None else f"${value:,.2f}"
+    """Dollars: cents from 10 cents up, four decimals below (a day of titles is a few mills)."""
+    if value is None:
+        return DASH
+    return f"${value:,.2f}" if value == 0 or abs(value) >= 0.1 else f"${value:,.4f}"
+
+
+def _savings(value: float | None, live: bool) -> str:
+    """Savings in words, a loss said as a loss: "saved $0.25", "would cost $0.07 more"."""
+    if value is not None and value < 0:
+        return f"{'cost' if live else 'would cost'} {_money(-value)} more"
+    return f"{'saved' if live else 'would save'} {_money(value)}"
 
 
 def status_line(state: TrayState) -> str:
     """The menu's first line: today's requests, spend and (projected or realised) savings."""
     s = state.summary
-    requests = DASH if s.requests is None else f"{s.requests:,}"
-    savings = "saved" if (s.mode or state.mode) == "live" else "would save"
-    return f"Today: {requests} requests · spent {_money(s.spend_usd)} · {savings} {_money(s.savings_usd)}"
+    if s.requests is None:
+        requests = f"{DASH} requests"
+    else:
+        requests = f"{s.requests:,} request{'' if s.requests == 1 else 's'}"
+    savings = _savings(s.savings_usd, (s.mode or state.mode) == "live")
+    return f"Today: {requests} · spent {_money(s.spend_usd)} · {savings}"
 
 
 def state_line(state: TrayState) -> str:

@@ -72,7 +72,9 @@ COLUMNS = (
     ("cache_write_tokens", "cache write", "{:>12}"),
     ("output_tokens", "output", "{:>9}"),
     ("cost_usd", "spend $", "{:>10.4f}"),
-    ("savings_usd", "savings $", "{:>10.4f}"),
+    # Projected (shadow) and realised (live) savings are never summed; negative: routing cost more.
+    ("savings_projected_usd", "projected $", "{:>12.4f}"),
+    ("savings_realised_usd", "realised $", "{:>11.4f}"),
 )
 
 
@@ -84,6 +86,21 @@ def _table(title: str, rows: list[dict[str, Any]]) -> list[str]:
         lines.append(f"{str(row.get('key', 'total'))[:31]:<32}{cells}")
     if not rows:
         lines.append("(no requests yet)")
+    return lines
+
+
+def _verdict(totals: dict[str, Any]) -> list[str]:
+    """One plain sentence per kind of saving that is not zero (a loss said as a loss)."""
+    lines = []
+    for key, what in (("savings_projected_usd", "projected"), ("savings_realised_usd", "realised")):
+        value = float(totals.get(key) or 0.0)
+        if value > 0:
+            lines.append(f"  {what}: routing saves ${value:,.4f}")
+        elif value < 0:
+            lines.append(f"  {what}: routing costs ${-value:,.4f} more than serving as requested")
+    effort = float(totals.get("savings_effort_usd") or 0.0)
+    if effort:
+        lines.append(f"  lower effort (an estimate, not included above): ${effort:,.4f}")
     return lines
 
 
@@ -103,9 +120,15 @@ def cmd_stats(args: argparse.Namespace, ctx: Context) -> int:
         print(json.dumps(periods, indent=2))
         return 0
     mode = next(iter(periods.values())).get("mode", "?")
-    out = [f"mode: {mode}   (shadow: savings are projected; live: realised)", ""]
+    out = [
+        f"mode: {mode}   (shadow: savings are projected; live: realised)",
+        "savings are never summed across the two; a negative saving means routing cost more",
+        "",
+    ]
     for label, data in periods.items():
-        out += _table(label, [{**data.get("totals", {}), "key": "all requests"}])
+        totals = data.get("totals", {})
+        out += _table(label, [{**totals, "key": "all requests"}])
+        out += _verdict(totals)
         out += ["", *_table(f"{label} by model", data.get("by_model", []))]
         out += ["", *_table(f"{label} by route class", data.get("by_route_class", []))]
         out += ["", *_table(f"{label} by client", data.get("by_client_id", [])), ""]

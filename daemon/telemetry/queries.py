@@ -139,6 +139,8 @@ _SUMS_KEYS = (
     "cost_usd",
     "would_cost_usd",
     "savings_usd",
+    "savings_projected_usd",
+    "savings_realised_usd",
     "errors",
     "savings_effort_usd",
 )

@@ -158,6 +158,16 @@ def test_status_line_degrades_to_dashes() -> None:
     assert status_line(live) == "Today: 12 requests · spent $1.50 · saved $0.25"
 
 
+def test_status_line_says_a_loss_as_a_loss() -> None:
+    """A negative saving is never shown as "would save $-0.07": it is a cost, in words."""
+    shadow = TrayState(running=True, healthy=True, mode="shadow", summary=Summary(3, 2.0, -0.07, "shadow"))
+    assert status_line(shadow) == "Today: 3 requests · spent $2.00 · would cost $0.0700 more"
+    live = TrayState(running=True, healthy=True, mode="live", summary=Summary(3, 2.0, -1.25, "live"))
+    assert status_line(live) == "Today: 3 requests · spent $2.00 · cost $1.25 more"
+    small = TrayState(running=True, healthy=True, mode="live", summary=Summary(1, 0.004, 0.0034, "live"))
+    assert status_line(small) == "Today: 1 request · spent $0.0040 · saved $0.0034"
+
+
 def test_menu_model_radio_and_keyboard_steps(harness: Harness) -> None:
     stopped = menu_entries(harness.c, TrayState())
     assert keyboard_steps(stopped, "Start gateway") == 1

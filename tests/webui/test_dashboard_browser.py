@@ -64,7 +64,7 @@ def test_overview_numbers_charts_and_screenshot(
     assert browser.text("#tok-cw") == "1.0k" and browser.text("#tok-out") == "1.3k"
     assert "1 error" in browser.text("#kpi-requests-sub")
     # Negative savings are shown as such (the warm-cache Sonnet turn).
-    assert MINUS + "$0.25" in browser.texts("#ov-models td.neg")
+    assert MINUS + "$0.25" in browser.texts("#ov-models .neg[title='projected']")
     assert browser.eval("document.getElementById('ov-empty').hidden") is True
 
     browser.call("click", selector=".range button[data-since='30d']")

@@ -37,6 +37,19 @@ function emptyState(root) {
     <p class="muted">The gateway starts in <b>shadow</b> mode: your requested model answers every turn, and this page shows what routing would have saved.</p>`;
 }
 
+// A model's savings, projected and realised apart (never summed); a loss in the loss colour.
+function modelSavings(m) {
+  const kinds = [
+    ["projected", m.savings_projected_usd ?? 0],
+    ["realised", m.savings_realised_usd ?? 0],
+  ].filter(([, v]) => v !== 0);
+  if (!kinds.length) return signedUsd(0);
+  const one = kinds.length === 1;
+  return kinds
+    .map(([k, v]) => `<span class="${v < 0 ? "neg" : "pos"}" title="${k}">${one ? "" : `${k} `}${signedUsd(v)}</span>`)
+    .join("<br>");
+}
+
 function savingsCard(root, totals, split) {
   const live = split.live_requests > 0;
   const shadow = split.shadow_requests > 0;
@@ -137,7 +150,7 @@ export async function update(root, ctx) {
   const rows = (models.by_model || []).slice(0, 8).map(
     (m) => `<tr><td><code>${esc(m.key)}</code></td><td class="r">${num(m.requests)} req</td>
       <td class="r">${tokens(m.input_tokens + m.output_tokens + m.cache_read_tokens + m.cache_write_tokens)} tok</td>
-      <td class="r">${usd(m.cost_usd)}</td><td class="r ${m.savings_usd < 0 ? "neg" : "pos"}">${signedUsd(m.savings_usd)}</td></tr>`,
+      <td class="r">${usd(m.cost_usd)}</td><td class="r">${modelSavings(m)}</td></tr>`,
   );
   root.querySelector("#ov-models tbody").innerHTML = rows.join("") || `<tr><td class="muted">No requests in this range.</td></tr>`;
 }
