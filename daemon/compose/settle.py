@@ -16,9 +16,9 @@ from collections.abc import Callable
 
 from ..core.context import RequestRecord
 from ..core.ir import Usage
-from ..costs.counterfactual import Counterfactual, other_model, step
+from ..costs.counterfactual import Counterfactual, other_model
 from ..costs.prices import cost_of
-from ..routing.runtime import Router, World
+from ..routing.runtime import Router
 from ..telemetry.recorder import SessionSnapshot
 
 # Error kinds that, after a stream started, are the upstream's fault (not the client's).
@@ -100,17 +100,4 @@ class Settle:
         served = (record.provider, record.upstream_model)
         other = other_model(ctx.mode, served, ctx.requested, ctx.would)
         book = self.router.caches
-        world: World = "live" if ctx.mode == "live" else "shadow"
-        served_before = book.get("actual", identity, served)
-        other_before = book.get(world, identity, other)
-        result = step(
-            served,
-            other,
-            record.usage,
-            served_before=served_before,
-            other_before=other_before,
-            now=book.clock(),
-        )
-        book.put("actual", identity, served, result.served_after)
-        book.put(world, identity, other, result.other_after)
-        return result.counterfactual
+        return book.advance(ctx.mode, identity, served, other, record.usage, book.clock())

@@ -17,7 +17,9 @@ import httpx
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
+from ..compose.restore import restore_caches
 from ..compose.root import build_state
+from ..compose.state import GatewayState
 from ..control.paths import Paths, resolve_paths
 from ..control.secrets import KeyStore
 from ..core.config import Config
@@ -103,6 +105,7 @@ def create_app(
             await asyncio.to_thread(writer.prepare)
             writer.start()
             await asyncio.to_thread(st.governance.seed, st.db_path)
+            await asyncio.to_thread(_restore_caches, st)
         app.extensions["stackbilt_tasks"] = [asyncio.get_running_loop().create_task(_refresh_configured())]
 
     @app.after_serving
@@ -188,6 +191,17 @@ def create_app(
     app.register_blueprint(envelope_bp.bp)
     app.register_blueprint(ui_bp.bp)
     return app
+
+
+def _restore_caches(st: GatewayState) -> None:
+    """The prompt-cache book from the recent events (a failure is logged; serving goes on cold)."""
+    try:
+        replayed = restore_caches(st.router.caches, st.db_path)
+    except Exception:  # a damaged database must not keep the gateway from starting
+        log.exception("could not rebuild the prompt-cache model from recent events; starting cold")
+        return
+    if replayed:
+        log.info("prompt-cache model rebuilt from %d recent events", replayed)
 
 
 def begin_shutdown(app: Quart) -> None:

@@ -17,8 +17,9 @@ from typing import Literal
 
 from ..core.config import Config
 from ..core.context import RouteDecision, RouteTask
-from ..core.ir import GatewayRequest
+from ..core.ir import GatewayRequest, Usage
 from ..costs.cache_state import CacheState, ModelRef
+from ..costs.counterfactual import Counterfactual, step
 from ..costs.prices import PriceBook, load_pricebook
 from ..upstream.targets import Providers, Target
 from .breaker import BreakerBoard
@@ -103,6 +104,30 @@ class CacheBook:
             self._items.move_to_end(key)
             while len(self._items) > self._capacity:
                 self._items.popitem(last=False)
+
+    def advance(
+        self,
+        mode: str,
+        identity: str,
+        served: ModelRef,
+        other: ModelRef,
+        usage: Usage,
+        now: float,
+    ) -> Counterfactual:
+        """One request billed ``usage`` on ``served`` at ``now``: both worlds' caches of
+        ``identity`` move on (``costs.counterfactual.step``); its counterfactual on ``other``."""
+        world: World = "live" if mode == "live" else "shadow"
+        result = step(
+            served,
+            other,
+            usage,
+            served_before=self.get("actual", identity, served),
+            other_before=self.get(world, identity, other),
+            now=now,
+        )
+        self.put("actual", identity, served, result.served_after)
+        self.put(world, identity, other, result.other_after)
+        return result.counterfactual
 
 
 @dataclass(slots=True)

@@ -186,3 +186,30 @@ def shadow_stats(path: Path, *, since: float | None = None) -> list[dict[str, An
         }
         for row in classes
     ]
+
+
+# The columns a restart needs to rebuild the prompt-cache book (``compose.restore``).
+_CACHE_ROWS_SQL = """
+SELECT ts, mode, selected_provider, selected_model, requested_provider, requested_model,
+    would_provider, would_model, input_tokens, output_tokens, cache_read_tokens,
+    cache_write_tokens, cache_write_1h_tokens, reasoning_tokens,
+    json_extract(signals, '$.cache_identity') AS identity
+FROM (
+    SELECT *, rowid AS rid FROM events
+    WHERE ts >= ? AND selected_provider IS NOT NULL AND selected_model IS NOT NULL
+        AND (http_status IS NULL OR http_status < 400 OR http_status = 499)
+        AND (cache_status IS NULL OR cache_status != 'response_hit')
+        AND instr(signals, 'cache_identity') > 0 AND json_valid(signals)
+    ORDER BY ts DESC, rowid DESC LIMIT ?
+)
+ORDER BY ts, rid
+"""
+
+
+def cache_rows(path: Path, *, since: float, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` events since ``since`` that reached an upstream and carry a cache
+    identity, oldest first (blocking: run it in a thread; empty for a missing database)."""
+    with events_reader(path) as conn:
+        if conn is None:
+            return []
+        return [dict(row) for row in conn.execute(_CACHE_ROWS_SQL, (since, limit))]

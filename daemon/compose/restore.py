@@ -1,0 +1,66 @@
+"""A restarted daemon's prompt-cache book, rebuilt from the events it recorded.
+
+Prompt caches outlive the daemon: a conversation whose Sonnet prefix was written a minute before
+a restart is still warm upstream, and a detour's re-write is still owed. ``restore_caches`` reads
+the recent events (``telemetry.queries.cache_rows``: the last hour plus a margin — no prefix lives
+longer — that reached an upstream and carry a cache identity) and replays each, oldest first, into
+``routing.runtime.CacheBook.advance`` exactly as ``compose.settle`` did when it was served: what
+the upstream billed moves the world that happened, the request on the other model (the requested
+one in live mode, the would-be route in shadow mode) moves the other world.
+
+Runs once before the daemon serves (in a worker thread). Bounded: at most ``MAX_EVENTS`` events.
+Does not restore tasks in progress (a task after a restart starts anew) nor read prompts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..core.ir import Usage
+from ..costs.cache_state import ONE_HOUR, ModelRef
+from ..costs.counterfactual import other_model
+from ..routing.runtime import CacheBook
+from ..telemetry.queries import cache_rows
+
+MAX_EVENTS = 20_000
+# Events a little older than the longest lifetime still decide nothing alive, but a clock step
+# between the event and now should not drop a prefix that is.
+MARGIN_SECONDS = 300.0
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _ref(provider: object, model: object) -> ModelRef | None:
+    return (provider, model) if isinstance(provider, str) and isinstance(model, str) else None
+
+
+def replay(book: CacheBook, row: Mapping[str, Any]) -> bool:
+    """One recorded event into ``book``; False when the row cannot be replayed."""
+    identity, served = row.get("identity"), _ref(row.get("selected_provider"), row.get("selected_model"))
+    ts = row.get("ts")
+    if not isinstance(identity, str) or served is None or not isinstance(ts, int | float):
+        return False
+    usage = Usage(
+        input_tokens=_int(row.get("input_tokens")),
+        output_tokens=_int(row.get("output_tokens")),
+        cache_read_tokens=_int(row.get("cache_read_tokens")),
+        cache_write_tokens=_int(row.get("cache_write_tokens")),
+        cache_write_1h_tokens=_int(row.get("cache_write_1h_tokens")),
+        reasoning_tokens=_int(row.get("reasoning_tokens")),
+    )
+    mode = str(row.get("mode") or "shadow")
+    requested = _ref(row.get("requested_provider"), row.get("requested_model"))
+    would = _ref(row.get("would_provider"), row.get("would_model"))
+    other = other_model(mode, served, requested, would)
+    book.advance(mode, identity, served, other, usage, float(ts))
+    return True
+
+
+def restore_caches(book: CacheBook, db_path: Path, *, limit: int = MAX_EVENTS) -> int:
+    """Replay the recent events of ``db_path`` into ``book``; how many were replayed (blocking)."""
+    since = book.clock() - ONE_HOUR - MARGIN_SECONDS
+    return sum(replay(book, row) for row in cache_rows(db_path, since=since, limit=limit))

@@ -1,0 +1,94 @@
+"""``compose.restore``: which recorded events rebuild the prompt-cache book, and how far back."""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+
+from stackbilt_gateway.daemon.compose.restore import MARGIN_SECONDS, replay, restore_caches
+from stackbilt_gateway.daemon.costs.cache_state import ONE_HOUR
+from stackbilt_gateway.daemon.routing.runtime import CacheBook
+from stackbilt_gateway.daemon.telemetry import GatewayRequestEvent
+from stackbilt_gateway.daemon.telemetry.store import insert_events, open_db
+
+NOW = 2_000_000.0
+SONNET = ("anthropic", "claude-sonnet-4-5")
+HAIKU = ("anthropic", "claude-haiku-4-5")
+
+
+def event(n: int, ts: float, identity: str | None = "conv", **over: object) -> GatewayRequestEvent:
+    fields: dict[str, object] = {
+        "id": f"evt_{n:04d}",
+        "ts": ts,
+        "mode": "shadow",
+        "requested_provider": SONNET[0],
+        "requested_model": SONNET[1],
+        "selected_provider": SONNET[0],
+        "selected_model": SONNET[1],
+        "would_provider": HAIKU[0],
+        "would_model": HAIKU[1],
+        "input_tokens": 10,
+        "cache_read_tokens": 0,
+        "cache_write_tokens": 5_000,
+        "cache_write_1h_tokens": 5_000,
+        "output_tokens": 20,
+        "http_status": 200,
+        "signals": {"cache_identity": identity} if identity else {},
+        **over,
+    }
+    return GatewayRequestEvent(**fields)  # type: ignore[arg-type]
+
+
+def database(tmp_path: Path, events: list[GatewayRequestEvent]) -> Path:
+    path = tmp_path / "events.db"
+    with closing(open_db(path)) as conn:
+        insert_events(conn, events)
+    return path
+
+
+def test_recent_events_rebuild_both_worlds(tmp_path: Path) -> None:
+    path = database(tmp_path, [event(1, NOW - 120)])
+    book = CacheBook(clock=lambda: NOW)
+    assert restore_caches(book, path) == 1
+    actual = book.get("actual", "conv", SONNET)
+    assert actual is not None and actual.tokens == 5_000 and actual.lifetime == ONE_HOUR
+    assert actual.last_use == NOW - 120  # the event's time, not the restart's
+    routed = book.get("shadow", "conv", HAIKU)  # the would-be route wrote its own, cold
+    assert routed is not None and routed.tokens == 5_000
+    assert book.get("actual", "conv", HAIKU) is None  # one model never holds another's cache
+
+
+def test_old_failed_hit_and_identity_less_events_are_not_replayed(tmp_path: Path) -> None:
+    too_old = NOW - ONE_HOUR - MARGIN_SECONDS - 1
+    path = database(
+        tmp_path,
+        [
+            event(1, too_old, identity="old"),
+            event(2, NOW - 10, identity="failed", http_status=529, status="error"),
+            event(3, NOW - 10, identity="hit", cache_status="response_hit"),
+            event(4, NOW - 10, identity=None),
+            event(5, NOW - 10, identity="cut", http_status=499, status="client_closed"),
+        ],
+    )
+    book = CacheBook(clock=lambda: NOW)
+    assert restore_caches(book, path) == 1  # only the cut stream: the upstream billed it
+    assert book.get("actual", "cut", SONNET) is not None
+    for identity in ("old", "failed", "hit"):
+        assert book.get("actual", identity, SONNET) is None
+
+
+def test_the_newest_events_win_the_bound(tmp_path: Path) -> None:
+    path = database(tmp_path, [event(n, NOW - 100 + n, identity=f"c{n}") for n in range(10)])
+    book = CacheBook(clock=lambda: NOW)
+    assert restore_caches(book, path, limit=3) == 3
+    assert {i for i in (f"c{n}" for n in range(10)) if book.get("actual", i, SONNET)} == {"c7", "c8", "c9"}
+
+
+def test_a_missing_database_or_a_malformed_row_restores_nothing(tmp_path: Path) -> None:
+    book = CacheBook(clock=lambda: NOW)
+    assert restore_caches(book, tmp_path / "none.db") == 0
+    assert not replay(
+        book, {"identity": "x", "ts": "yesterday", "selected_provider": "a", "selected_model": "b"}
+    )
+    assert not replay(book, {"identity": 7, "ts": NOW, "selected_provider": "a", "selected_model": "b"})
+    assert len(book) == 0
