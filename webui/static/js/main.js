@@ -9,8 +9,9 @@ import * as events from "./views/events.js";
 import * as settings from "./views/settings.js";
 import * as team from "./views/team.js";
 import * as governance from "./views/governance.js";
+import * as backtest from "./views/backtest.js";
 
-const VIEWS = { overview, routes, providers, events, governance, team, settings };
+const VIEWS = { overview, routes, providers, events, backtest, governance, team, settings };
 const POLL_MS = 3000;
 const ctx = { since: localStorage.getItem("sgw.since") || "today", mode: null, demo: false, view: null };
 const root = document.getElementById("view");
