@@ -14,12 +14,13 @@ Does not restore tasks in progress (a task after a restart starts anew) nor read
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..core.ir import Usage
-from ..costs.cache_state import ONE_HOUR, ModelRef
+from ..costs.cache_state import ONE_HOUR, ModelRef, marks_of
 from ..costs.counterfactual import other_model
 from ..routing.runtime import CacheBook
 from ..telemetry.queries import cache_rows
@@ -32,6 +33,16 @@ MARGIN_SECONDS = 300.0
 
 def _int(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def _json(value: object) -> object:
+    """A JSON value SQLite's ``json_extract`` returned as text (None when it is not JSON)."""
+    if not isinstance(value, str):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
 
 
 def _ref(provider: object, model: object) -> ModelRef | None:
@@ -56,7 +67,8 @@ def replay(book: CacheBook, row: Mapping[str, Any]) -> bool:
     requested = _ref(row.get("requested_provider"), row.get("requested_model"))
     would = _ref(row.get("would_provider"), row.get("would_model"))
     other = other_model(mode, served, requested, would)
-    book.advance(mode, identity, served, other, usage, float(ts))
+    marks = marks_of(_json(row.get("marks")))
+    book.advance(mode, identity, served, other, usage, float(ts), marks)
     return True
 
 

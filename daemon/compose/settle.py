@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from ..core.context import RequestRecord
 from ..core.ir import Usage
+from ..costs.cache_state import marks_of
 from ..costs.counterfactual import Counterfactual, other_model
 from ..costs.prices import cost_of
 from ..routing.runtime import Router
@@ -100,4 +101,5 @@ class Settle:
         served = (record.provider, record.upstream_model)
         other = other_model(ctx.mode, served, ctx.requested, ctx.would)
         book = self.router.caches
-        return book.advance(ctx.mode, identity, served, other, record.usage, book.clock())
+        marks = marks_of(ctx.decision.signals.get("cache_marks")) if ctx.decision is not None else ()
+        return book.advance(ctx.mode, identity, served, other, record.usage, book.clock(), marks)

@@ -12,7 +12,10 @@ Owns the value types and their pure transitions (docs/costs.md, "Projections fol
 - ``observe``: the state after a request, from the usage the upstream billed (Anthropic: the
   prefix up to the last breakpoint read or written, the lifetime from the 1-hour write split;
   OpenAI and other automatic caches: the prompt in 128-token steps from 1 024 tokens on).
-- ``readable``: how much of a prefix is still alive at a time (none past its lifetime).
+- ``readable``: how much of a prefix a request can still read: none past its lifetime, and on
+  explicit caches only what Anthropic's look-back finds — the cached prefix from a breakpoint at
+  most ``LOOKBACK_BLOCKS`` blocks after its end, else the longest earlier breakpoint's prefix
+  (the stable system prefix every turn re-marks).
 
 Does not price anything (``counterfactual``, ``prices``) and holds no mutable store (the
 per-daemon store is ``routing.runtime.CacheBook``). Pure.
@@ -30,6 +33,8 @@ from .prices import WRITE_BILLING_PROVIDERS
 
 FIVE_MINUTES = 300.0
 ONE_HOUR = 3600.0
+# Anthropic looks for a cached prefix at a breakpoint and up to this many blocks before it.
+LOOKBACK_BLOCKS = 20
 # Automatic (OpenAI-style) prefix caching: from this many tokens on, in steps of this size.
 AUTOMATIC_MIN_TOKENS = 1024
 AUTOMATIC_STEP_TOKENS = 128
@@ -42,6 +47,9 @@ _MINIMUMS: tuple[tuple[re.Pattern[str], int], ...] = (
 DEFAULT_MIN_TOKENS = 1024
 
 ModelRef = tuple[str, str]  # (provider, model)
+# A request's cache breakpoints in order: (block position, tokens through that block), blocks
+# counted tools → system → message content blocks (``routing.signals.history_facts``).
+Marks = tuple[tuple[int, int], ...]
 
 
 def cache_identity(session: str | None, system_texts: Iterable[str], tool_names: Iterable[str]) -> str:
@@ -58,6 +66,24 @@ def cache_identity(session: str | None, system_texts: Iterable[str], tool_names:
         digest.update(b"\x00t")
         digest.update(name.encode("utf-8", "surrogatepass"))
     return digest.hexdigest()
+
+
+def marks_of(value: object) -> Marks:
+    """Breakpoints as recorded in an event's signals (``[[position, tokens], ...]``); anything
+    malformed reads as none (no look-back applies)."""
+    if not isinstance(value, list | tuple):
+        return ()
+    marks: list[tuple[int, int]] = []
+    for item in value:
+        if not isinstance(item, list | tuple) or len(item) != 2:
+            return ()
+        position, tokens = item
+        if not all(type(v) is int and v >= 0 for v in (position, tokens)):
+            return ()
+        if marks and position <= marks[-1][0]:
+            return ()
+        marks.append((position, tokens))
+    return tuple(marks)
 
 
 def explicit_caching(provider: str) -> bool:
@@ -84,11 +110,13 @@ def automatic_prefix(total_input_tokens: int) -> int:
 
 @dataclass(frozen=True, slots=True)
 class CacheState:
-    """One model's cached prefix for one identity: ``tokens`` alive until ``last_use + lifetime``."""
+    """One model's cached prefix for one identity: ``tokens`` alive until ``last_use + lifetime``;
+    ``position``: the block where the prefix ends (its breakpoint; -1 when not known)."""
 
     tokens: int
     lifetime: float
     last_use: float
+    position: int = -1
 
     @property
     def expires(self) -> float:
@@ -98,9 +126,24 @@ class CacheState:
         return self.tokens > 0 and now < self.expires
 
 
-def readable(state: CacheState | None, now: float) -> int:
-    """Tokens of ``state`` a request at ``now`` can read (0 past the lifetime)."""
-    return state.tokens if state is not None and state.alive(now) else 0
+def readable(state: CacheState | None, now: float, marks: Marks = ()) -> int:
+    """Tokens of ``state`` a request at ``now`` with breakpoints ``marks`` can read (0 past the
+    lifetime). Without marks, or a state of unknown position, the whole prefix is found. With
+    them, the prefix is found from a breakpoint at most ``LOOKBACK_BLOCKS`` blocks after its end;
+    otherwise the request reads through its longest breakpoint at or before that end (an entry
+    an earlier request wrote there), capped at the prefix; none before the first."""
+    if state is None or not state.alive(now):
+        return 0
+    end = state.position
+    if not marks or end < 0:
+        return state.tokens
+    earlier = 0
+    for position, tokens in marks:
+        if position - LOOKBACK_BLOCKS <= end <= position:
+            return state.tokens
+        if position <= end:
+            earlier = tokens
+    return min(earlier, state.tokens)
 
 
 def write_lifetime(usage: Usage, fallback: float = FIVE_MINUTES) -> float:
@@ -110,20 +153,22 @@ def write_lifetime(usage: Usage, fallback: float = FIVE_MINUTES) -> float:
     return ONE_HOUR if 2 * usage.cache_write_1h_tokens >= usage.cache_write_tokens else FIVE_MINUTES
 
 
-def observe(prev: CacheState | None, usage: Usage, now: float, *, explicit: bool) -> CacheState | None:
+def observe(
+    prev: CacheState | None, usage: Usage, now: float, *, explicit: bool, marks: Marks = ()
+) -> CacheState | None:
     """The state after a request billed ``usage`` at ``now`` (``prev``: the state before it).
 
-    Explicit caches: the prefix through the last breakpoint read or written (``read + write``);
-    a write sets the lifetime, a read alone keeps it; a request that touched no cache leaves
-    ``prev`` as it was (its lifetime runs on). Automatic caches: the prompt's whole steps, 5
-    minutes from now.
+    Explicit caches: the prefix through the last breakpoint read or written (``read + write``),
+    ending at the request's last breakpoint (``marks``); a write sets the lifetime, a read alone
+    keeps it; a request that touched no cache leaves ``prev`` as it was (its lifetime runs on).
+    Automatic caches: the prompt's whole steps, 5 minutes from now.
     """
     if explicit:
         cached = usage.cache_read_tokens + usage.cache_write_tokens
         if cached <= 0:
             return prev
         kept = prev.lifetime if prev is not None and prev.alive(now) else FIVE_MINUTES
-        return CacheState(cached, write_lifetime(usage, kept), now)
+        return CacheState(cached, write_lifetime(usage, kept), now, marks[-1][0] if marks else -1)
     cached = automatic_prefix(usage.total_input_tokens)
     if cached <= 0:
         return prev

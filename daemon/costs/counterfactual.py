@@ -9,11 +9,13 @@ where nothing had been routed. For each request:
   requested model);
 - ``usage_on``: its tokens there, given that model's cache in the other world now. Another
   model reads nothing of the served model's cache; a dead prefix (past its lifetime) reads
-  nothing; the rest of the prefix up to the request's breakpoints is written (with the
-  request's lifetime) where the model bills writes, else it is uncached input. The same model
-  on both sides differs only by what its two caches hold: its reads move by that difference
-  (so a premium turn after a detour pays the re-write the detour caused, and nothing when the
-  detour ended within the lifetime);
+  nothing; a prefix ending more than 20 blocks before every breakpoint of the request is not
+  found (Anthropic's look-back: only the stable prefix of an earlier breakpoint is read); the
+  rest of the prefix up to the request's breakpoints is written (with the request's
+  lifetime) where the model bills writes, else it is uncached input. The same model on both
+  sides differs only by what its two caches hold: its reads move by that difference (so a
+  premium turn after a detour pays the re-write the detour caused, and nothing when the detour
+  ended within the lifetime and the look-back);
 - ``step``: both worlds' cache states after the request (pure transitions of ``cache_state``);
 - ``assess``: both sides priced, ``savings = unrouted - routed`` (shadow: projected; live:
   realised). Output tokens are the same on both sides.
@@ -31,6 +33,7 @@ from .cache_state import (
     FIVE_MINUTES,
     ONE_HOUR,
     CacheState,
+    Marks,
     ModelRef,
     automatic_prefix,
     explicit_caching,
@@ -73,6 +76,22 @@ def _clamp(value: int, low: int, high: int) -> int:
     return max(low, min(value, high))
 
 
+def billed_marks(marks: Marks, served: ModelRef, usage: Usage) -> Marks:
+    """``marks`` (estimated tokens) in the tokens ``served`` billed: scaled so the last breakpoint's
+    prefix is what it read and wrote (explicit caches) or the whole prompt (others)."""
+    if not marks or marks[-1][1] <= 0:
+        return marks
+    billed = (
+        usage.cache_read_tokens + usage.cache_write_tokens
+        if explicit_caching(served[0])
+        else usage.total_input_tokens
+    )
+    if billed <= 0:
+        return ()
+    factor = billed / marks[-1][1]
+    return tuple((position, round(tokens * factor)) for position, tokens in marks)
+
+
 def usage_on(
     other: ModelRef,
     served: ModelRef,
@@ -81,13 +100,16 @@ def usage_on(
     served_before: CacheState | None,
     other_before: CacheState | None,
     now: float,
+    marks: Marks = (),
 ) -> Usage:
     """The request's tokens on ``other`` given ``other_before`` (its cache in the other world);
-    ``usage`` is what ``served`` billed with ``served_before`` (its cache in this world)."""
+    ``usage`` is what ``served`` billed with ``served_before`` (its cache in this world);
+    ``marks``: the request's breakpoints in billed tokens (``billed_marks``)."""
     total = usage.total_input_tokens
     explicit = explicit_caching(other[0])
+    found: Marks = marks if explicit else ()
     if other == served:
-        delta = readable(other_before, now) - readable(served_before, now)
+        delta = readable(other_before, now, found) - readable(served_before, now, found)
         if delta == 0:
             return usage
         prefix = usage.cache_read_tokens + usage.cache_write_tokens if explicit else automatic_prefix(total)
@@ -100,7 +122,7 @@ def usage_on(
                 prefix = 0
         else:
             prefix = automatic_prefix(total)
-        read = min(readable(other_before, now), prefix)
+        read = min(readable(other_before, now, found), prefix)
     if not explicit:
         return Usage(
             input_tokens=total - read,
@@ -134,15 +156,18 @@ def step(
     served_before: CacheState | None,
     other_before: CacheState | None,
     now: float,
+    marks: Marks = (),
 ) -> Step:
-    """The counterfactual of one request and both worlds' cache states after it."""
+    """The counterfactual of one request and both worlds' cache states after it; ``marks``: the
+    request's breakpoints as ``routing.signals`` estimated them (none: no look-back applies)."""
+    billed = billed_marks(marks, served, usage)
     other_usage = usage_on(
-        other, served, usage, served_before=served_before, other_before=other_before, now=now
+        other, served, usage, served_before=served_before, other_before=other_before, now=now, marks=billed
     )
     return Step(
         Counterfactual(other, other_usage),
-        observe(served_before, usage, now, explicit=explicit_caching(served[0])),
-        observe(other_before, other_usage, now, explicit=explicit_caching(other[0])),
+        observe(served_before, usage, now, explicit=explicit_caching(served[0]), marks=marks),
+        observe(other_before, other_usage, now, explicit=explicit_caching(other[0]), marks=marks),
     )
 
 

@@ -7,7 +7,9 @@ rest (explicit caches; automatic ones just read), and every later request reads 
 prompt and writes (or pays plainly for) the growth. ``assess_move`` compares the task served as
 requested with the task on a target, and adds the consequence for the requested model's cache:
 when the task on the target outlasts that cache's lifetime, the next request back re-writes what
-is lost (docs/routing.md, "Cache-aware switching"; the rules are ``docs/costs.md``'s).
+is lost; when it adds more blocks than Anthropic's look-back reaches (about
+``BLOCKS_PER_REQUEST`` a request), the next request back finds only the stable prefix and
+re-writes the rest (docs/routing.md, "Cache-aware switching"; the rules are ``docs/costs.md``'s).
 
 Output tokens are assumed equal on both models. Does not choose candidates (``routing.policy``)
 nor hold cache states (``routing.runtime.CacheBook``). Pure.
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 
 from ..core.ir import Usage
 from .cache_state import (
+    LOOKBACK_BLOCKS,
     ONE_HOUR,
     CacheState,
     ModelRef,
@@ -32,6 +35,8 @@ from .prices import PriceBook, cost_of
 
 # A move must save at least this share of the task's cost as requested (estimates are estimates).
 MIN_SAVING_SHARE = 0.02
+# A tool round adds about this many blocks: the assistant's text and tool call, the tool result.
+BLOCKS_PER_REQUEST = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,22 +108,32 @@ def lost_cache(
     shape: TaskShape,
     now: float,
     conditions: frozenset[str] = NONE,
+    stable_tokens: int | None = None,
 ) -> float:
     """What ``model`` pays on its next request for the cache it loses while the task is away:
-    the readable prefix re-written instead of read, when the task outlasts the lifetime."""
+    the readable prefix re-written instead of read when the task outlasts the lifetime; on an
+    explicit cache, all but ``stable_tokens`` (the prefix through the system's breakpoint) when
+    the task adds more blocks than the look-back reaches (None: the breakpoints are unknown)."""
     alive = readable(state, now)
-    if alive <= 0 or state is None or state.expires > now + shape.seconds:
+    if alive <= 0 or state is None:
+        return 0.0
+    explicit = explicit_caching(model[0])
+    if state.expires <= now + shape.seconds:
+        lost = alive
+    elif explicit and stable_tokens is not None and shape.requests * BLOCKS_PER_REQUEST > LOOKBACK_BLOCKS:
+        lost = max(0, alive - stable_tokens)
+    else:
         return 0.0
     price = book.get(*model)
-    if explicit_caching(model[0]):
-        one_hour = alive if state.lifetime >= ONE_HOUR else 0
-        again = Usage(cache_write_tokens=alive, cache_write_1h_tokens=one_hour)
+    if explicit:
+        one_hour = lost if state.lifetime >= ONE_HOUR else 0
+        again = Usage(cache_write_tokens=lost, cache_write_1h_tokens=one_hour)
     else:
-        again = Usage(input_tokens=alive)
+        again = Usage(input_tokens=lost)
     return max(
         0.0,
         cost_of(price, again, conditions).total
-        - cost_of(price, Usage(cache_read_tokens=alive), conditions).total,
+        - cost_of(price, Usage(cache_read_tokens=lost), conditions).total,
     )
 
 
@@ -160,11 +175,13 @@ def assess_move(
     shape: TaskShape,
     now: float,
     conditions: frozenset[str] = NONE,
+    stable_tokens: int | None = None,
 ) -> MoveAssessment:
-    """Expected task cost as requested vs on ``target``, plus the requested cache's loss."""
+    """Expected task cost as requested vs on ``target``, plus the requested cache's loss
+    (``stable_tokens``: what a look-back miss still finds, see ``lost_cache``)."""
     stay = task_cost(book, requested, requested_state, shape, now, conditions)
     move = task_cost(book, target, target_state, shape, now, conditions)
-    consequence = lost_cache(book, requested, requested_state, shape, now, conditions)
+    consequence = lost_cache(book, requested, requested_state, shape, now, conditions, stable_tokens)
     return MoveAssessment(
         stay=stay.total,
         move=move.total,

@@ -38,7 +38,7 @@ from typing import Any, TypeGuard
 from ..core.context import RouteDecision
 from ..core.ir import GatewayRequest, Protocol, ThinkingConfig, Usage
 from ..core.route_classes import ROUTE_CLASSES, RouteClass
-from ..costs.cache_state import FIVE_MINUTES, CacheState, ModelRef
+from ..costs.cache_state import FIVE_MINUTES, CacheState, ModelRef, marks_of
 from ..costs.counterfactual import step
 from ..costs.prices import PriceBook, cost_of
 from ..costs.switching import assess_move
@@ -47,7 +47,7 @@ from ..telemetry.queries import events_reader
 from .ladders import Ladders, load_ladders
 from .policy import CLAMP_SAFE, Assess, Requested, RouteTable, check_candidate, need_of, plan
 from .registry import Registry
-from .taskplan import HOUSEKEEPING_RULES
+from .taskplan import HOUSEKEEPING_RULES, stable_of
 from .tasks import TaskBook
 
 # Listed moves (taken and refused) per report; the counts are always complete.
@@ -349,6 +349,7 @@ def _task_route(
             shape,
             now,
             event.conditions,
+            stable_of(event.signals),
         )
         return verdict.pays, verdict.why(f"{provider}/{model}")
 
@@ -381,6 +382,7 @@ def replay(events: Iterable[Recorded], policy: Policy) -> Report:
             served_before=caches.get(served_key),
             other_before=caches.get(other_key),
             now=event.ts,
+            marks=marks_of(event.signals.get("cache_marks")),
         )
         for key, state in ((served_key, result.served_after), (other_key, result.other_after)):
             if state is not None:

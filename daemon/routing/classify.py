@@ -288,6 +288,9 @@ def classify(
         "is_title_request": no_tools and _is_title_request(req),
         "plan_mode": _plan_mode(turn_text),
     }
+    if facts.marks:  # where the prompt cache is read and written (costs.cache_state look-back)
+        signals["cache_marks"] = [list(mark) for mark in facts.marks]
+        signals["cache_stable_tokens"] = facts.stable_tokens
 
     def decide(route_class: RouteClass, confidence: float, rule: str) -> RouteDecision:
         return RouteDecision(route_class, confidence, rule, signals)

@@ -18,7 +18,7 @@ from typing import Literal
 from ..core.config import Config
 from ..core.context import RouteDecision, RouteTask
 from ..core.ir import GatewayRequest, Usage
-from ..costs.cache_state import CacheState, ModelRef
+from ..costs.cache_state import CacheState, Marks, ModelRef
 from ..costs.counterfactual import Counterfactual, step
 from ..costs.prices import PriceBook, load_pricebook
 from ..upstream.targets import Providers, Target
@@ -113,9 +113,11 @@ class CacheBook:
         other: ModelRef,
         usage: Usage,
         now: float,
+        marks: Marks = (),
     ) -> Counterfactual:
-        """One request billed ``usage`` on ``served`` at ``now``: both worlds' caches of
-        ``identity`` move on (``costs.counterfactual.step``); its counterfactual on ``other``."""
+        """One request billed ``usage`` on ``served`` at ``now`` (breakpoints ``marks``): both
+        worlds' caches of ``identity`` move on (``costs.counterfactual.step``); its
+        counterfactual on ``other``."""
         world: World = "live" if mode == "live" else "shadow"
         result = step(
             served,
@@ -124,6 +126,7 @@ class CacheBook:
             served_before=self.get("actual", identity, served),
             other_before=self.get(world, identity, other),
             now=now,
+            marks=marks,
         )
         self.put("actual", identity, served, result.served_after)
         self.put(world, identity, other, result.other_after)

@@ -100,24 +100,50 @@ class HistoryFacts:
     chars: int  # approximate serialised size: system, every message part, every tool schema
     tool_traffic: bool  # a tool call or tool result anywhere in the messages
     images: bool  # an image anywhere, tool results included
+    # The client's prompt-cache breakpoints: (block position, estimated tokens through that
+    # block), blocks counted in cache order — tools, system blocks, message content blocks.
+    marks: tuple[tuple[int, int], ...] = ()
+    # Estimated tokens through the last breakpoint in the tools and system (the stable prefix a
+    # returning request still finds when the look-back misses); 0 without one.
+    stable_tokens: int = 0
 
     @property
     def est_tokens(self) -> int:
         return -(-self.chars // CHARS_PER_TOKEN)
 
 
+def _tokens(chars: int) -> int:
+    return -(-chars // CHARS_PER_TOKEN)
+
+
 def history_facts(req: GatewayRequest) -> HistoryFacts:
-    """Size, tool traffic and images in one pass over every part (the classifier needs all three).
+    """Size, tool traffic, images and cache breakpoints in one pass over every part (the
+    classifier needs all of them).
 
     The same sums as ``part_chars``; text parts, the bulk of any history, are counted inline.
     """
-    chars = sum(len(t.text) for t in req.system)
+    chars = 0
+    marks: list[tuple[int, int]] = []
+    position = 0
+    for tool in req.tools:
+        chars += _SCHEMAS.size(tool)
+        raw = tool.raw
+        if raw is not None and type(raw) is dict and raw.get("cache_control") is not None:
+            marks.append((position, _tokens(chars)))
+        position += 1
+    for text in req.system:
+        chars += len(text.text)
+        if text.cache_control is not None:
+            marks.append((position, _tokens(chars)))
+        position += 1
+    stable = marks[-1][1] if marks else 0
     traffic = images = False
     for message in req.messages:
         chars += 8
         for part in message.parts:
             if type(part) is TextPart:
                 chars += len(part.text)
+                marked = part.cache_control is not None
             elif type(part) is ToolResultPart:
                 traffic = True
                 chars += 32
@@ -127,16 +153,20 @@ def history_facts(req: GatewayRequest) -> HistoryFacts:
                     else:
                         images = images or isinstance(inner, ImagePart)
                         chars += part_chars(inner)
+                marked = part.cache_control is not None
             elif type(part) is ToolCallPart:
                 traffic = True
                 args = part.arguments
                 chars += 32 + len(part.name) + (_json_size(args) if args else 2)
+                marked = part.cache_control is not None
             else:
                 images = images or isinstance(part, ImagePart)
                 chars += part_chars(part)
-    for tool in req.tools:
-        chars += _SCHEMAS.size(tool)
-    return HistoryFacts(chars, traffic, images)
+                marked = getattr(part, "cache_control", None) is not None
+            if marked:
+                marks.append((position, _tokens(chars)))
+            position += 1
+    return HistoryFacts(chars, traffic, images, tuple(marks), stable)
 
 
 def estimate_tokens(req: GatewayRequest) -> int:

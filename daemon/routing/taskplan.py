@@ -20,6 +20,7 @@ for the router's bounded books (tasks, caches) it reads and updates.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING
 
 from ..core.context import RouteDecision, RouteTask
@@ -53,6 +54,15 @@ def _fresh_history(request: GatewayRequest) -> bool:
 
 def _key(ref: ModelRef) -> str:
     return f"{ref[0]}/{ref[1]}"
+
+
+def stable_of(signals: Mapping[str, object]) -> int | None:
+    """The stable prefix a look-back miss still finds (``cache_stable_tokens``), when the
+    request's breakpoints are known; None otherwise."""
+    value = signals.get("cache_stable_tokens")
+    if "cache_marks" not in signals or type(value) is not int or value < 0:
+        return None
+    return value
 
 
 def decide_task(
@@ -140,11 +150,14 @@ def decide_task(
         else "cold"
     }
     candidates: list[dict[str, object]] = []
+    stable = stable_of(decision.signals)
 
     def assess(provider: str, model: str) -> tuple[bool, str]:
         target: ModelRef = (provider, model)
         target_state = router.caches.get(world, identity, target)
-        verdict = assess_move(router.prices, req_ref, req_state, target, target_state, shape, now, conditions)
+        verdict = assess_move(
+            router.prices, req_ref, req_state, target, target_state, shape, now, conditions, stable
+        )
         why = verdict.why(_key(target))
         candidates.append(
             {

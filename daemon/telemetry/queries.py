@@ -193,7 +193,8 @@ _CACHE_ROWS_SQL = """
 SELECT ts, mode, selected_provider, selected_model, requested_provider, requested_model,
     would_provider, would_model, input_tokens, output_tokens, cache_read_tokens,
     cache_write_tokens, cache_write_1h_tokens, reasoning_tokens,
-    json_extract(signals, '$.cache_identity') AS identity
+    json_extract(signals, '$.cache_identity') AS identity,
+    json_extract(signals, '$.cache_marks') AS marks
 FROM (
     SELECT *, rowid AS rid FROM events
     WHERE ts >= ? AND selected_provider IS NOT NULL AND selected_model IS NOT NULL
