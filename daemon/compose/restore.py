@@ -6,7 +6,8 @@ the recent events (``telemetry.queries.cache_rows``: the last hour plus a margin
 longer — that reached an upstream and carry a cache identity) and replays each, oldest first, into
 ``routing.runtime.CacheBook.advance`` exactly as ``compose.settle`` did when it was served: what
 the upstream billed moves the world that happened, the request on the other model (the requested
-one in live mode, the would-be route in shadow mode) moves the other world.
+one in live mode, the would-be route in shadow mode) moves the other world, and the last move of
+each identity is remembered (a re-write owed after the restart is charged back to it).
 
 Runs once before the daemon serves (in a worker thread). Bounded: at most ``MAX_EVENTS`` events.
 Does not restore tasks in progress (a task after a restart starts anew) nor read prompts.
@@ -68,7 +69,18 @@ def replay(book: CacheBook, row: Mapping[str, Any]) -> bool:
     would = _ref(row.get("would_provider"), row.get("would_model"))
     other = other_model(mode, served, requested, would)
     marks = marks_of(_json(row.get("marks")))
-    book.advance(mode, identity, served, other, usage, float(ts), marks)
+    route_class = row.get("route_class")
+    book.advance(
+        mode,
+        identity,
+        served,
+        other,
+        usage,
+        float(ts),
+        marks,
+        request_id=str(row.get("id") or ""),
+        route_class=route_class if isinstance(route_class, str) else None,
+    )
     return True
 
 

@@ -17,9 +17,9 @@ from collections.abc import Callable
 from ..core.context import RequestRecord
 from ..core.ir import Usage
 from ..costs.cache_state import marks_of
-from ..costs.counterfactual import Counterfactual, other_model
+from ..costs.counterfactual import other_model
 from ..costs.prices import cost_of
-from ..routing.runtime import Router
+from ..routing.runtime import Advanced, Router
 from ..telemetry.recorder import SessionSnapshot
 
 # Error kinds that, after a stream started, are the upstream's fault (not the client's).
@@ -49,9 +49,14 @@ class Settle:
         if ctx.admission is not None:  # governance: free the slot, correct tokens, add the cost
             ctx.admission.release(record)
         state = self.router.sessions.get(ctx.session)
-        counterfactual = self._caches(record)
+        advanced = self._caches(record)
+        counterfactual = advanced.counterfactual if advanced is not None else None
         session = (
-            SessionSnapshot(state.provider if state else None, counterfactual=counterfactual)
+            SessionSnapshot(
+                state.provider if state else None,
+                counterfactual=counterfactual,
+                owed_to=advanced.owed_to if advanced is not None else None,
+            )
             if state or counterfactual
             else None
         )
@@ -89,9 +94,9 @@ class Settle:
             price = self.router.prices.get(*served)
             task.effort_saving_usd = cost_of(price, Usage(output_tokens=saved), ctx.price_conditions).total
 
-    def _caches(self, record: RequestRecord) -> Counterfactual | None:
-        """Advance both worlds' caches of the request's identity; its counterfactual (or None:
-        nothing reached an upstream, or the request has no identity)."""
+    def _caches(self, record: RequestRecord) -> Advanced | None:
+        """Advance both worlds' caches of the request's identity; its counterfactual and the move
+        it owes its cache difference to (None: nothing reached an upstream, or no identity)."""
         ctx = record.context
         identity = ctx.cache_identity
         if identity is None or not record.provider or ctx.response_hit is not None:
@@ -102,4 +107,15 @@ class Settle:
         other = other_model(ctx.mode, served, ctx.requested, ctx.would)
         book = self.router.caches
         marks = marks_of(ctx.decision.signals.get("cache_marks")) if ctx.decision is not None else ()
-        return book.advance(ctx.mode, identity, served, other, record.usage, book.clock(), marks)
+        decision = ctx.decision
+        return book.advance(
+            ctx.mode,
+            identity,
+            served,
+            other,
+            record.usage,
+            book.clock(),
+            marks,
+            request_id=record.request_id,
+            route_class=decision.route_class if decision is not None else None,
+        )

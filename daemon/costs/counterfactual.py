@@ -57,6 +57,17 @@ class Counterfactual:
 
 
 @dataclass(frozen=True, slots=True)
+class MoveRef:
+    """The last request of a cache identity that one world served on another model than the
+    other (a move taken live, or one shadow mode would take): what a later same-model request's
+    cache difference is charged back to (``routing.runtime.CacheBook.advance``)."""
+
+    request_id: str
+    route_class: str | None
+    to: ModelRef
+
+
+@dataclass(frozen=True, slots=True)
 class Step:
     """One request's counterfactual and both worlds' cache states after it."""
 

@@ -115,10 +115,13 @@ class Tally:
     moves_taken: int = 0
     moves_refused: int = 0
     unpriced: int = 0
+    # Per class: savings of later same-model requests owed to this class's moves (+) or owed by
+    # this class's requests to another class's moves (-); zero in the totals.
+    charged_back_usd: float = 0.0
 
     @property
     def savings_usd(self) -> float:
-        return self.actual_usd - self.simulated_usd
+        return self.actual_usd - self.simulated_usd + self.charged_back_usd
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +132,7 @@ class Tally:
             "moves_taken": self.moves_taken,
             "moves_refused": self.moves_refused,
             "unpriced": self.unpriced,
+            "charged_back_usd": round(self.charged_back_usd, 8),
         }
 
 
@@ -371,6 +375,8 @@ def replay(events: Iterable[Recorded], policy: Policy) -> Report:
     caches: dict[tuple[str, str, ModelRef], CacheState] = {}
     sticky: dict[str, str] = {}
     tasks = TaskBook()
+    # identity → the class of its last detour's first move, and whether the detour goes on
+    detours: dict[str, tuple[str, bool]] = {}
     for event in events:
         target, reasons = _task_route(event, policy, sticky, caches, tasks)
         served_key = ("actual", event.identity, event.served)
@@ -411,6 +417,10 @@ def replay(events: Iterable[Recorded], policy: Policy) -> Report:
             report.refused.append(
                 Move(event.id, event.session, klass, event.rule, requested, None, refused, saving)
             )
+        owed_to = _detour(detours, event, target, result.counterfactual.usage != event.usage)
+        if owed_to is not None and owed_to != klass and saving is not None:
+            tallies[2].charged_back_usd -= saving
+            report.by_class.setdefault(owed_to, Tally()).charged_back_usd += saving
         for tally in tallies:
             tally.requests += 1
             tally.moves_taken += target != event.requested
@@ -421,6 +431,22 @@ def replay(events: Iterable[Recorded], policy: Policy) -> Report:
             else:
                 tally.unpriced += 1
     return report
+
+
+def _detour(
+    detours: dict[str, tuple[str, bool]], event: Recorded, target: ModelRef, differs: bool
+) -> str | None:
+    """Track detours per identity (a move after a same-model request starts one); the class a
+    same-model request whose caches differ owes its saving to (``Tally.charged_back_usd``)."""
+    last = detours.get(event.identity)
+    if target != event.served:
+        if last is None or not last[1]:
+            detours[event.identity] = (event.route_class or "unclassified", True)
+        return None
+    if last is None:
+        return None
+    detours[event.identity] = (last[0], False)
+    return last[0] if differs else None
 
 
 def backtest(rows: Iterable[Mapping[str, Any]], policy: Policy) -> Report:

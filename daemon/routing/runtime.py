@@ -19,7 +19,7 @@ from ..core.config import Config
 from ..core.context import RouteDecision, RouteTask
 from ..core.ir import GatewayRequest, Usage
 from ..costs.cache_state import CacheState, Marks, ModelRef
-from ..costs.counterfactual import Counterfactual, step
+from ..costs.counterfactual import Counterfactual, MoveRef, step
 from ..costs.prices import PriceBook, load_pricebook
 from ..upstream.targets import Providers, Target
 from .breaker import BreakerBoard
@@ -72,14 +72,25 @@ World = Literal["actual", "shadow", "live"]
 _CacheKey = tuple[World, str, str, str]
 
 
+@dataclass(frozen=True, slots=True)
+class Advanced:
+    """One request's counterfactual, and the move its cache difference is owed to (if any)."""
+
+    counterfactual: Counterfactual
+    owed_to: MoveRef | None = None
+
+
 class CacheBook:
-    """Bounded LRU of (world, cache identity, provider, model) → ``CacheState``.
+    """Bounded LRU of (world, cache identity, provider, model) → ``CacheState``, and per (world,
+    identity) the last move (``MoveRef``).
 
     ``clock`` (seconds, ``time.time``) dates every use; a test hands in the fake upstream's clock.
     """
 
     def __init__(self, capacity: int = 50_000, clock: Callable[[], float] = time.time) -> None:
         self._items: OrderedDict[_CacheKey, CacheState] = OrderedDict()
+        # (world, identity) → the start of its last detour, and whether the detour goes on.
+        self._moves: OrderedDict[tuple[World, str], tuple[MoveRef, bool]] = OrderedDict()
         self._capacity = capacity
         self._lock = Lock()
         self.clock = clock
@@ -114,10 +125,15 @@ class CacheBook:
         usage: Usage,
         now: float,
         marks: Marks = (),
-    ) -> Counterfactual:
+        *,
+        request_id: str = "",
+        route_class: str | None = None,
+    ) -> Advanced:
         """One request billed ``usage`` on ``served`` at ``now`` (breakpoints ``marks``): both
-        worlds' caches of ``identity`` move on (``costs.counterfactual.step``); its
-        counterfactual on ``other``."""
+        worlds' caches of ``identity`` move on (``costs.counterfactual.step``); its counterfactual
+        on ``other``. A request served on different models in the two worlds after one served on
+        the same model starts a detour (the move); a same-model request whose two caches differ
+        owes that difference to the last detour's move."""
         world: World = "live" if mode == "live" else "shadow"
         result = step(
             served,
@@ -130,7 +146,24 @@ class CacheBook:
         )
         self.put("actual", identity, served, result.served_after)
         self.put(world, identity, other, result.other_after)
-        return result.counterfactual
+        key = (world, identity)
+        owed: MoveRef | None = None
+        with self._lock:
+            last = self._moves.get(key)
+            if other != served:
+                if last is None or not last[1]:  # a detour starts here (its later requests follow it)
+                    self._moves[key] = (
+                        MoveRef(request_id, route_class, served if mode == "live" else other),
+                        True,
+                    )
+                self._moves.move_to_end(key)
+                while len(self._moves) > self._capacity:
+                    self._moves.popitem(last=False)
+            elif last is not None:
+                self._moves[key] = (last[0], False)  # the detour is over
+                if result.counterfactual.usage != usage:
+                    owed = last[0]
+        return Advanced(result.counterfactual, owed)
 
 
 @dataclass(slots=True)

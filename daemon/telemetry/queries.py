@@ -116,7 +116,9 @@ def recent(
 
 
 def aggregates(path: Path, by: GroupBy, *, since: float | None = None) -> list[dict[str, Any]]:
-    """Sums per group (``key``), biggest cost first (days: oldest first)."""
+    """Sums per group (``key``), biggest cost first (days: oldest first). Per route class, the
+    savings a same-model request owes to an earlier move (``signals.owed_to``) count in the
+    move's class (``charged_back_usd``: what this class's savings gained or lost by that)."""
     if by not in _GROUP_SQL:
         raise ValueError(f"cannot group by {by!r} (choose from {', '.join(_GROUP_SQL)})")
     order = "key" if by == "day" else "cost_usd DESC, requests DESC, key"
@@ -126,7 +128,45 @@ def aggregates(path: Path, by: GroupBy, *, since: float | None = None) -> list[d
     with _reader(path) as conn:
         if conn is None or not _has_events(conn):
             return []
-        return [dict(row) for row in conn.execute(sql, (since or 0.0,))]
+        rows = [dict(row) for row in conn.execute(sql, (since or 0.0,))]
+        if by == "route_class":
+            _charge_back(rows, _owed(conn, since))
+        return rows
+
+
+# Savings of same-model requests owed to an earlier move of another class, per (own class, the
+# move's class, mode).
+_OWED_SQL = """
+SELECT route_class AS own, json_extract(signals, '$.owed_to.route_class') AS move_class, mode,
+    COALESCE(SUM(savings_usd), 0.0) AS usd
+FROM events
+WHERE ts >= ? AND instr(signals, 'owed_to') > 0 AND json_valid(signals)
+    AND json_extract(signals, '$.owed_to.route_class') IS NOT NULL
+GROUP BY own, move_class, mode
+"""
+
+
+def _owed(conn: sqlite3.Connection, since: float | None, mode: str | None = None) -> list[sqlite3.Row]:
+    rows = conn.execute(_OWED_SQL, (since or 0.0,)).fetchall()
+    return [r for r in rows if r["own"] != r["move_class"] and (mode is None or r["mode"] == mode)]
+
+
+def _charge_back(rows: list[dict[str, Any]], owed: list[sqlite3.Row]) -> None:
+    """Move each owed amount from its own class's savings to the move's class (in place)."""
+    by_key = {row["key"]: row for row in rows}
+    for row in rows:
+        row["charged_back_usd"] = 0.0
+    for item in owed:
+        usd = float(item["usd"])
+        column = "savings_realised_usd" if item["mode"] == "live" else "savings_projected_usd"
+        for key, sign in ((item["own"], -1.0), (item["move_class"], 1.0)):
+            if key not in by_key:  # the move's class has no request of its own in the period
+                by_key[key] = {"key": key, **dict.fromkeys(_SUMS_KEYS, 0), "charged_back_usd": 0.0}
+                rows.append(by_key[key])
+            target = by_key[key]
+            target["savings_usd"] += sign * usd
+            target[column] += sign * usd
+            target["charged_back_usd"] += sign * usd
 
 
 _SUMS_KEYS = (
@@ -173,15 +213,21 @@ def shadow_stats(path: Path, *, since: float | None = None) -> list[dict[str, An
             " GROUP BY route_class, target ORDER BY n DESC, target",
             (since or 0.0,),
         ).fetchall()
+        owed = _owed(conn, since, "shadow")
     would: dict[str | None, dict[str, int]] = {}
     for row in routes:
         would.setdefault(row["route_class"], {})[row["target"]] = row["n"]
+    charged: dict[str | None, float] = {}
+    for item in owed:  # a later turn's re-write counts against the move that caused it
+        charged[item["own"]] = charged.get(item["own"], 0.0) - float(item["usd"])
+        charged[item["move_class"]] = charged.get(item["move_class"], 0.0) + float(item["usd"])
     return [
         {
             "route_class": row["route_class"],
             "count": row["count"],
             "would_route": would.get(row["route_class"], {}),
-            "projected_savings_usd": row["projected_savings_usd"],
+            "projected_savings_usd": row["projected_savings_usd"] + charged.get(row["route_class"], 0.0),
+            "charged_back_usd": charged.get(row["route_class"], 0.0),
             "mean_confidence": row["mean_confidence"],
         }
         for row in classes
@@ -190,7 +236,7 @@ def shadow_stats(path: Path, *, since: float | None = None) -> list[dict[str, An
 
 # The columns a restart needs to rebuild the prompt-cache book (``compose.restore``).
 _CACHE_ROWS_SQL = """
-SELECT ts, mode, selected_provider, selected_model, requested_provider, requested_model,
+SELECT id, ts, mode, route_class, selected_provider, selected_model, requested_provider, requested_model,
     would_provider, would_model, input_tokens, output_tokens, cache_read_tokens,
     cache_write_tokens, cache_write_1h_tokens, reasoning_tokens,
     json_extract(signals, '$.cache_identity') AS identity,

@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 from ..core.context import FallbackAttempt, RequestRecord
 from ..core.ir import Usage
-from ..costs.counterfactual import Counterfactual, assess
+from ..costs.counterfactual import Counterfactual, MoveRef, assess
 from ..costs.prices import PriceBook
 from ..costs.savings import SavingsEstimate, estimate_live, estimate_shadow
 from .events import EventStatus, GatewayRequestEvent, cache_status
@@ -48,6 +48,8 @@ class SessionSnapshot:
     provider: str | None
     premium_cached_tokens: int = 0
     counterfactual: Counterfactual | None = None
+    # The move this request's cache difference is owed to (a same-model request after a detour).
+    owed_to: MoveRef | None = None
 
 
 def _money(value: float) -> str:
@@ -90,17 +92,29 @@ def _why(record: RequestRecord, est: SavingsEstimate | None, session: SessionSna
     served = (record.provider, record.upstream_model)
     other = session.counterfactual if session is not None else None
     there = f"; {_cache_words(other.usage)} there" if other is not None else ""
+    owed = session.owed_to if session is not None else None
+    earlier = f"owed to the move of {owed.request_id} to {owed.to[1]}" if owed else "from earlier moves"
     if ctx.mode == "live":
         if served != ctx.requested:
             return f"moved to {served[1]}: {_money(est.savings)} here vs {ctx.requested[1]}{there}"
         if abs(est.savings) >= 0.00005:
-            return f"stayed on {served[1]}: {_money(est.savings)} from earlier moves (its cache){there}"
+            return f"stayed on {served[1]}: {_money(est.savings)} {earlier} (its cache){there}"
         return None
     if ctx.would is not None and ctx.would != served:
         return f"live would move to {ctx.would[1]}: {_money(est.savings)} projected{there}"
     if abs(est.savings) >= 0.00005:
-        return f"live would stay on {served[1]}: {_money(est.savings)} from earlier moves (its cache){there}"
+        return f"live would stay on {served[1]}: {_money(est.savings)} {earlier} (its cache){there}"
     return None
+
+
+def _owed(session: SessionSnapshot | None) -> dict[str, object]:
+    """The move a same-model request's cache difference is charged back to (``signals.owed_to``):
+    per-class savings count it in the move's class (``telemetry.queries``)."""
+    owed = session.owed_to if session is not None else None
+    if owed is None:
+        return {}
+    move = {"event": owed.request_id, "route_class": owed.route_class, "to": f"{owed.to[0]}/{owed.to[1]}"}
+    return {"owed_to": move}
 
 
 def _savings(
@@ -244,6 +258,7 @@ def build_event(
             **({"response_cache": ctx.response_cache} if ctx.response_cache is not None else {}),
             **({"why": why} if (why := _why(record, est, session)) else {}),
             **_replay_facts(record),
+            **_owed(session),
             **_task_facts(record),
             **({"degrade": True} if ctx.degrade else {}),
         },

@@ -114,4 +114,7 @@ def test_a_restart_keeps_the_projection(tmp_path: Path) -> None:
     back = restarted.events[3]
     assert back["would_model"] == SONNET and back["selected_model"] == SONNET
     assert back["savings_usd"] < -0.001, back
+    # ... charged back to the summary move, which the restart remembered too
+    assert back["signals"]["owed_to"]["event"] == restarted.events[2]["id"]
+    assert straight.events[3]["signals"]["owed_to"]["event"] == straight.events[2]["id"]
     assert back["would_cost_usd"] > back["cost_usd"]

@@ -21,7 +21,9 @@ import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
 from stackbilt_gateway.daemon.control.paths import HOME_ENV
@@ -32,11 +34,12 @@ from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
 from tests.costs.reference import buckets_of, reference_cost
 from tests.e2e.test_cost_truth import SONNET, Rig, add_tool_round, capture, filler, messages, recorded_events
 from tests.e2e.test_projection_truth import HAIKU, ROUTES, summary_ask
-from tests.fakes.gateway import GatewayThread
+from tests.fakes.gateway import GATEWAY_KEY, GatewayThread
 
 pytestmark = pytest.mark.e2e
 
 GAP_OF_SPEND = 0.02
+_AUTH = {"x-api-key": GATEWAY_KEY}
 DETOUR_ROUNDS = 10  # 3 blocks each: past the 20-block look-back
 
 
@@ -46,9 +49,16 @@ class Call:
     reference: float
     savings: float
     read: int
+    event: dict[str, Any]
 
 
-def run(mode: str, home: Path) -> list[Call]:
+@dataclass(frozen=True)
+class Run:
+    calls: list[Call]
+    by_class: dict[str, dict[str, Any]]  # /metrics by route class
+
+
+def run(mode: str, home: Path) -> Run:
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv(HOME_ENV, str(home))
         clock = ManualClock()
@@ -63,6 +73,9 @@ def run(mode: str, home: Path) -> list[Call]:
             session(rig)
             served = sorted(script.log(), key=lambda s: s.number)
             events = recorded_events(rig, len(served))
+            metrics = httpx.get(
+                f"{gw.url}/metrics", params={"since": "all"}, headers=_AUTH, timeout=10
+            ).json()
         finally:
             gw.stop()
             fake.stop()
@@ -70,8 +83,8 @@ def run(mode: str, home: Path) -> list[Call]:
     for call, event in zip(served, events, strict=True):
         assert event["status"] == "ok" and event["selected_model"] == call.model
         cost = reference_cost(call.provider or "", call.model, buckets_of(call.wire, call.usage), call.betas)
-        calls.append(Call(call.model, cost, event["savings_usd"], event["cache_read_tokens"]))
-    return calls
+        calls.append(Call(call.model, cost, event["savings_usd"], event["cache_read_tokens"], event))
+    return Run(calls, {row["key"]: row for row in metrics["by_route_class"]})
 
 
 def session(rig: Rig) -> None:
@@ -103,8 +116,32 @@ def _five_minutes(body: dict[str, object]) -> None:
 
 
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[list[Call], list[Call]]]:
+def both(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Run, Run]]:
     yield run("shadow", tmp_path_factory.mktemp("shadow")), run("live", tmp_path_factory.mktemp("live"))
+
+
+@pytest.fixture(scope="module")
+def runs(both: tuple[Run, Run]) -> tuple[list[Call], list[Call]]:
+    return both[0].calls, both[1].calls
+
+
+def test_the_return_turns_re_write_is_charged_back_to_the_move(both: tuple[Run, Run]) -> None:
+    """The returning turn owes its re-write to the summary move; per class, the summary's
+    savings carry it (the totals are unchanged)."""
+    for result in both:
+        calls = result.calls
+        move, back = calls[2].event, calls[-1].event
+        owed = back["signals"]["owed_to"]
+        assert owed == {"event": move["id"], "route_class": "summary", "to": f"anthropic/{HAIKU}"}, owed
+        assert f"owed to the move of {move['id']} to {HAIKU}" in back["signals"]["why"]
+        own = sum(c.savings for c in calls if c.event["route_class"] == "summary")
+        summary = result.by_class["summary"]
+        assert summary["savings_usd"] == pytest.approx(own + back["savings_usd"], abs=1e-9)
+        assert summary["charged_back_usd"] == pytest.approx(back["savings_usd"], abs=1e-9)
+        back_class = result.by_class[back["route_class"]]
+        assert back_class["charged_back_usd"] == pytest.approx(-back["savings_usd"], abs=1e-9)
+        total = sum(row["savings_usd"] for row in result.by_class.values())
+        assert total == pytest.approx(sum(c.savings for c in calls), abs=1e-9)
 
 
 def test_the_detour_outgrows_the_look_back(runs: tuple[list[Call], list[Call]]) -> None:
