@@ -55,8 +55,8 @@ OPENAI_EXTENDED_LIFETIME = 24 * ONE_HOUR
 _TTLS = {None: FIVE_MINUTES, "5m": FIVE_MINUTES, "1h": ONE_HOUR}
 # Minimum cacheable prefix per model family (COSTS.md §2); anything else needs 1024 tokens.
 _MINIMUMS: tuple[tuple[re.Pattern[str], int], ...] = (
-    (re.compile(r"opus-4-5|haiku-4-5"), 4096),
-    (re.compile(r"claude-3-haiku|claude-3-5-haiku|haiku-3"), 2048),
+    (re.compile(r"opus-4-[56]|haiku-4-5"), 4096),
+    (re.compile(r"sonnet-4-6|claude-3-haiku|claude-3-5-haiku|haiku-3"), 2048),
 )
 DEFAULT_MIN_TOKENS = 1024
 
@@ -102,7 +102,8 @@ def count_tokens(obj: Any) -> int:
 
 
 def anthropic_min_tokens(model: str) -> int:
-    """The shortest prefix the model caches (4096 Opus 4.5 / Haiku 4.5, 2048 Haiku 3.x, else 1024)."""
+    """The shortest prefix the model caches (4096 Opus 4.5/4.6 and Haiku 4.5, 2048 Sonnet 4.6 and
+    Haiku 3.x, else 1024)."""
     for pattern, minimum in _MINIMUMS:
         if pattern.search(model):
             return minimum

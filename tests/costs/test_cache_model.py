@@ -209,6 +209,8 @@ def test_minimum_cacheable_length_per_model(clock: ManualClock) -> None:
     )
     assert anthropic_min_tokens("claude-haiku-4-5-20251001") == 4096
     assert anthropic_min_tokens("claude-3-5-haiku-latest") == 2048
+    assert anthropic_min_tokens("claude-opus-4-6") == 4096
+    assert anthropic_min_tokens("claude-sonnet-4-6") == 2048
     cache = AnthropicCache(clock)
     short = {
         "model": SONNET,
