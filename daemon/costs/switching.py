@@ -109,24 +109,38 @@ def lost_cache(
     now: float,
     conditions: frozenset[str] = NONE,
     stable_tokens: int | None = None,
+    *,
+    returns: bool = False,
 ) -> float:
     """What ``model`` pays on its next request for the cache it loses while the task is away:
     the readable prefix re-written instead of read when the task outlasts the lifetime; on an
     explicit cache, all but ``stable_tokens`` (the prefix through the system's breakpoint) when
-    the task adds more blocks than the look-back reaches (None: the breakpoints are unknown)."""
+    the task adds more blocks than the look-back reaches (None: the breakpoints are unknown).
+
+    ``returns``: the conversation comes back to ``model`` after the task (its main conversation,
+    not a fresh context). Then a cache that is cold now, or dies while the task is away, is not
+    saved by moving, only postponed: staying writes it now and reads it on the next task; moving
+    leaves the next task to write the prompt as it has grown by then (prefix and the task's
+    growth) instead of reading it."""
     alive = readable(state, now)
-    if alive <= 0 or state is None:
-        return 0.0
     explicit = explicit_caching(model[0])
-    if state.expires <= now + shape.seconds:
+    outlasts = state is None or alive <= 0 or state.expires <= now + shape.seconds
+    if returns and outlasts:
+        lost = shape.prefix_tokens + shape.growth_tokens * max(1, shape.requests)
+        if lost < min_cacheable_tokens(*model):
+            return 0.0
+    elif alive <= 0 or state is None:
+        return 0.0
+    elif outlasts:
         lost = alive
     elif explicit and stable_tokens is not None and shape.requests * BLOCKS_PER_REQUEST > LOOKBACK_BLOCKS:
         lost = max(0, alive - stable_tokens)
     else:
         return 0.0
     price = book.get(*model)
+    lifetime = state.lifetime if state is not None and alive > 0 else shape.lifetime
     if explicit:
-        one_hour = lost if state.lifetime >= ONE_HOUR else 0
+        one_hour = lost if lifetime >= ONE_HOUR else 0
         again = Usage(cache_write_tokens=lost, cache_write_1h_tokens=one_hour)
     else:
         again = Usage(input_tokens=lost)
@@ -176,12 +190,17 @@ def assess_move(
     now: float,
     conditions: frozenset[str] = NONE,
     stable_tokens: int | None = None,
+    *,
+    returns: bool = False,
 ) -> MoveAssessment:
     """Expected task cost as requested vs on ``target``, plus the requested cache's loss
-    (``stable_tokens``: what a look-back miss still finds, see ``lost_cache``)."""
+    (``stable_tokens``: what a look-back miss still finds; ``returns``: the conversation comes
+    back to the requested model after the task — see ``lost_cache``)."""
     stay = task_cost(book, requested, requested_state, shape, now, conditions)
     move = task_cost(book, target, target_state, shape, now, conditions)
-    consequence = lost_cache(book, requested, requested_state, shape, now, conditions, stable_tokens)
+    consequence = lost_cache(
+        book, requested, requested_state, shape, now, conditions, stable_tokens, returns=returns
+    )
     return MoveAssessment(
         stay=stay.total,
         move=move.total,

@@ -354,6 +354,7 @@ def _task_route(
             now,
             event.conditions,
             stable_of(event.signals),
+            returns=not fresh,
         )
         return verdict.pays, verdict.why(f"{provider}/{model}")
 

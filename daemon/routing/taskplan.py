@@ -156,7 +156,16 @@ def decide_task(
         target: ModelRef = (provider, model)
         target_state = router.caches.get(world, identity, target)
         verdict = assess_move(
-            router.prices, req_ref, req_state, target, target_state, shape, now, conditions, stable
+            router.prices,
+            req_ref,
+            req_state,
+            target,
+            target_state,
+            shape,
+            now,
+            conditions,
+            stable,
+            returns=not fresh,
         )
         why = verdict.why(_key(target))
         candidates.append(

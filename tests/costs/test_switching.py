@@ -111,3 +111,25 @@ def test_an_openai_move_to_mini_pays_over_a_task_and_the_numbers_say_why() -> No
     expected = automatic_reference(GPT, SHAPE, 99_968) - automatic_reference(MINI, SHAPE, 0)
     assert verdict.saving == pytest.approx(expected, rel=1e-9)
     assert verdict.pays and verdict.why("openai/gpt-5.4-mini").startswith("saves $")
+
+
+def test_a_cold_main_conversation_move_only_postpones_the_re_write() -> None:
+    """The requested cache is cold (idle past its lifetime): staying writes the prompt now and
+    reads it on the next task; moving leaves the next task on the requested model to write the
+    prompt as it has grown. A conversation that comes back is charged that; a fresh context
+    (a subagent, a title) is not."""
+    shape = TaskShape(prefix_tokens=100_000, requests=3, growth_tokens=2_000, output_tokens=300, seconds=60)
+    expired = CacheState(100_000, 300.0, NOW - 400)
+    back = assess_move(BOOK, OPUS, expired, HAIKU, None, shape, NOW, returns=True)
+    grown = 100_000 + 3 * 2_000
+    rewrite = reference_cost(*OPUS, Buckets(write_5m=grown)) - reference_cost(*OPUS, Buckets(read=grown))
+    assert back.consequence == pytest.approx(rewrite)
+    assert not back.pays and "requested model's cache lost" in back.why("anthropic/claude-haiku-4-5")
+    fresh = assess_move(BOOK, OPUS, expired, HAIKU, None, shape, NOW)
+    assert fresh.consequence == 0 and fresh.pays
+    # never cached at all (below Opus's minimum): nothing to re-write on return
+    tiny = TaskShape(prefix_tokens=1_000, requests=1, output_tokens=200)
+    assert assess_move(BOOK, OPUS, None, HAIKU, None, tiny, NOW, returns=True).consequence == 0
+    # warm and outliving the task: nothing lost either way
+    warm = CacheState(100_000, ONE_HOUR, NOW - 5)
+    assert assess_move(BOOK, OPUS, warm, HAIKU, None, shape, NOW, returns=True).consequence == 0

@@ -139,15 +139,14 @@ def test_the_backtest_moves_what_live_mode_moved(runs: tuple[Run, Run]) -> None:
     shadow, live = runs
     report = shadow.backtests["table"]
     moved_live = sum(1 for model in live.models if model == HAIKU)
-    # per task: the title, the subagent's run (its first turn and its tool loop), and the summary
-    # ask on the main conversation with the tool round of its task
-    assert report["totals"]["moves_taken"] == moved_live == 6
+    # per task: the title and the subagent's run (its first turn and its tool loop); the summary
+    # ask on the main conversation after the hour stays (moving it would only postpone Sonnet's
+    # re-write), in the replay as live
+    assert report["totals"]["moves_taken"] == moved_live == 4
     assert {m["to"] for m in report["moves_taken"]} == {f"anthropic/{HAIKU}"}
     assert sorted(m["route_class"] for m in report["moves_taken"]) == [
         "background",
         "summary",
-        "summary",
-        "tool_loop",
         "tool_loop",
         "tool_loop",
     ]
@@ -180,7 +179,7 @@ def test_rows_add_up_to_the_totals(runs: tuple[Run, Run]) -> None:
 def test_a_live_run_replayed_through_its_own_table_changes_nothing(runs: tuple[Run, Run]) -> None:
     shadow, live = runs
     own = live.backtests["own"]["totals"]
-    assert own["moves_taken"] == 6
+    assert own["moves_taken"] == 4
     assert _close(own["actual_usd"], live.true_spend, 0.005)
     assert own["simulated_usd"] == pytest.approx(own["actual_usd"], rel=1e-9)
     # Replayed unrouted, the live run costs what the shadow run cost.

@@ -125,9 +125,9 @@ def test_explain_tells_the_routing_story_of_an_event_and_of_a_request(
     ],
 )
 def test_explain_refuses_bad_input_with_a_400(
-    fake_upstream: FakeUpstream, payload: bytes, param: str | None
+    upstream: FakeUpstream, payload: bytes, param: str | None
 ) -> None:
-    gw = GatewayThread(env=upstream_env(fake_upstream)).start()
+    gw = GatewayThread(env=upstream_env(upstream)).start()
     try:
         r = httpx.post(
             f"{gw.url}/explain",
@@ -144,4 +144,4 @@ def test_explain_refuses_bad_input_with_a_400(
     if param is not None:
         assert param in error["message"]
     assert missing.status_code == 404 and "no-such-event" in missing.json()["error"]["message"]
-    assert fake_upstream.calls("/v1/messages") == []
+    assert upstream.calls("/v1/messages") == []  # reset for this test: nothing of its own went up
