@@ -20,20 +20,16 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..core.ir import Usage
 from ..costs.cache_state import ONE_HOUR, ModelRef, marks_of
 from ..costs.counterfactual import other_model
 from ..routing.runtime import CacheBook
+from ..telemetry.events import row_usage
 from ..telemetry.queries import cache_rows
 
 MAX_EVENTS = 20_000
 # Events a little older than the longest lifetime still decide nothing alive, but a clock step
 # between the event and now should not drop a prefix that is.
 MARGIN_SECONDS = 300.0
-
-
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
 
 
 def _json(value: object) -> object:
@@ -56,14 +52,7 @@ def replay(book: CacheBook, row: Mapping[str, Any]) -> bool:
     ts = row.get("ts")
     if not isinstance(identity, str) or served is None or not isinstance(ts, int | float):
         return False
-    usage = Usage(
-        input_tokens=_int(row.get("input_tokens")),
-        output_tokens=_int(row.get("output_tokens")),
-        cache_read_tokens=_int(row.get("cache_read_tokens")),
-        cache_write_tokens=_int(row.get("cache_write_tokens")),
-        cache_write_1h_tokens=_int(row.get("cache_write_1h_tokens")),
-        reasoning_tokens=_int(row.get("reasoning_tokens")),
-    )
+    usage = row_usage(row)
     mode = str(row.get("mode") or "shadow")
     requested = _ref(row.get("requested_provider"), row.get("requested_model"))
     would = _ref(row.get("would_provider"), row.get("would_model"))

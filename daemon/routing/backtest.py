@@ -42,7 +42,7 @@ from ..costs.cache_state import FIVE_MINUTES, CacheState, ModelRef, marks_of
 from ..costs.counterfactual import step
 from ..costs.prices import PriceBook, cost_of
 from ..costs.switching import assess_move
-from ..telemetry.events import from_row
+from ..telemetry.events import from_row, row_usage
 from ..telemetry.queries import events_reader
 from .ladders import Ladders, load_ladders
 from .policy import CLAMP_SAFE, Assess, Requested, RouteTable, check_candidate, need_of, plan
@@ -188,10 +188,6 @@ def _is_class(value: object) -> TypeGuard[RouteClass]:
     return isinstance(value, str) and value in ROUTE_CLASSES
 
 
-def _int(value: object) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
-
-
 def recorded(row: Mapping[str, Any]) -> Recorded | None:
     """A stored event as a replayable request; None for what is not replayed (errors, cut
     streams that billed nothing, response-cache hits, requests that reached no upstream)."""
@@ -200,15 +196,7 @@ def recorded(row: Mapping[str, Any]) -> Recorded | None:
         return None
     if row.get("status") == "error":
         return None
-    usage = Usage(
-        input_tokens=_int(row.get("input_tokens")),
-        output_tokens=_int(row.get("output_tokens")),
-        cache_read_tokens=_int(row.get("cache_read_tokens")),
-        cache_write_tokens=_int(row.get("cache_write_tokens")),
-        cache_write_1h_tokens=_int(row.get("cache_write_1h_tokens")),
-        reasoning_tokens=_int(row.get("reasoning_tokens")),
-        estimated=bool(row.get("usage_estimated")),
-    )
+    usage = row_usage(row)
     if usage.total_input_tokens + usage.output_tokens == 0:
         return None
     signals = row.get("signals") if isinstance(row.get("signals"), dict) else {}

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, is_dataclass
 from operator import attrgetter
 from typing import Any, Literal
@@ -16,6 +17,7 @@ from typing import Any, Literal
 import orjson
 
 from ..core.context import ClientKind, FallbackAttempt
+from ..core.ir import Usage
 
 __all__ = [
     "ClientKind",
@@ -142,3 +144,21 @@ def cache_status(cache_read_tokens: int, cache_write_tokens: int) -> str:
     if cache_read_tokens > 0:
         return "hit"
     return "write" if cache_write_tokens > 0 else "miss"
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
+def row_usage(row: Mapping[str, Any]) -> Usage:
+    """A stored event's token counts as the upstream billed them (anything not a positive whole
+    number reads as 0): what a replay re-bills (``routing.backtest``, ``compose.restore``)."""
+    return Usage(
+        input_tokens=_count(row.get("input_tokens")),
+        output_tokens=_count(row.get("output_tokens")),
+        cache_read_tokens=_count(row.get("cache_read_tokens")),
+        cache_write_tokens=_count(row.get("cache_write_tokens")),
+        cache_write_1h_tokens=_count(row.get("cache_write_1h_tokens")),
+        reasoning_tokens=_count(row.get("reasoning_tokens")),
+        estimated=bool(row.get("usage_estimated")),
+    )
