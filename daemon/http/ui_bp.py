@@ -105,6 +105,9 @@ def error_page(err: GatewayError) -> Response:
 
 @bp.post("/control/session")
 async def new_session() -> Response:
+    # Read the (ignored) body: an unread body makes the server drop the kept-alive connection,
+    # and a client reusing it (the tray, the CLI, a test's httpx client) sees "disconnected".
+    await request.get_data()
     token = current_app.extensions["stackbilt_sessions"].issue_token()
     return jsonify({"url": f"/ui/?token={token}", "expires_in": 60})
 

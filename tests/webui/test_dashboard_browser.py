@@ -27,6 +27,10 @@ SPEND_RGB = (59, 111, 216)  # COLORS.spend in webui/static/js/charts.js
 
 
 def open_view(browser: Browser, gateway: GatewayThread, view: str = "overview") -> None:
+    # Leave the previous test's page first (its gateway is gone, and its polling logs connection
+    # errors that are not this test's), then drop what it logged.
+    browser.goto("about:blank")
+    browser.call("consoleErrors")
     assert browser.goto(one_time_url(gateway))["url"] == gateway.url + "/ui/"  # token gone from the URL
     browser.wait_for("document.body.dataset.ready === 'overview'")
     if view != "overview":
