@@ -9,8 +9,13 @@ the upstream billed moves the world that happened, the request on the other mode
 one in live mode, the would-be route in shadow mode) moves the other world, and the last move of
 each identity is remembered (a re-write owed after the restart is charged back to it).
 
-Runs once before the daemon serves (in a worker thread). Bounded: at most ``MAX_EVENTS`` events.
-Does not restore tasks in progress (a task after a restart starts anew) nor read prompts.
+``restore_producers`` does the same for who answered at which point of a Codex conversation in
+live mode (``routing.tasks.TaskBook.produced``) from the last day's events: reasoning items stay
+in a conversation's history for as long as it runs, and after a restart the gateway must still
+keep another model's reasoning items away from the requested one.
+
+Runs once before the daemon serves (in a worker thread). Bounded: at most ``MAX_EVENTS`` events
+each. Does not restore tasks in progress (a task after a restart starts anew) nor read prompts.
 """
 
 from __future__ import annotations
@@ -23,10 +28,12 @@ from typing import Any
 from ..costs.cache_state import ONE_HOUR, ModelRef, marks_of
 from ..costs.counterfactual import other_model
 from ..routing.runtime import CacheBook
+from ..routing.tasks import TaskBook
 from ..telemetry.events import row_usage
-from ..telemetry.queries import cache_rows
+from ..telemetry.queries import cache_rows, producer_rows
 
 MAX_EVENTS = 20_000
+PRODUCERS_SECONDS = 24 * 3600.0
 # Events a little older than the longest lifetime still decide nothing alive, but a clock step
 # between the event and now should not drop a prefix that is.
 MARGIN_SECONDS = 300.0
@@ -77,3 +84,16 @@ def restore_caches(book: CacheBook, db_path: Path, *, limit: int = MAX_EVENTS) -
     """Replay the recent events of ``db_path`` into ``book``; how many were replayed (blocking)."""
     since = book.clock() - ONE_HOUR - MARGIN_SECONDS
     return sum(replay(book, row) for row in cache_rows(db_path, since=since, limit=limit))
+
+
+def restore_producers(tasks: TaskBook, db_path: Path, now: float, *, limit: int = MAX_EVENTS) -> int:
+    """Replay who answered each live Responses request of the last day into ``tasks``; how many
+    were replayed (blocking)."""
+    replayed = 0
+    for row in producer_rows(db_path, since=now - PRODUCERS_SECONDS, limit=limit):
+        identity, items = row.get("identity"), row.get("items")
+        served = _ref(row.get("selected_provider"), row.get("selected_model"))
+        if isinstance(identity, str) and served is not None and type(items) is int and items >= 0:
+            tasks.produced(identity, items, served)
+            replayed += 1
+    return replayed

@@ -17,7 +17,7 @@ import httpx
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..compose.restore import restore_caches
+from ..compose.restore import restore_caches, restore_producers
 from ..compose.root import build_state
 from ..compose.state import GatewayState
 from ..control.paths import Paths, resolve_paths
@@ -144,6 +144,18 @@ def create_app(
             response.headers[BUDGET_WARNING_HEADER] = warning[:1000]
         return response
 
+    @app.after_request
+    async def _close_after_refused_body(response: Response) -> Response:
+        """An error answered to a request with a body the gateway may not have read (a 401 from
+        the guard, a 413, a 429): say ``Connection: close``. The server drops such a connection
+        after answering; without the header a client reusing it gets "disconnected"."""
+        headers = request.headers
+        if response.status_code >= 400 and _has_body(
+            headers.get("content-length"), headers.get("transfer-encoding")
+        ):
+            response.headers["Connection"] = "close"
+        return response
+
     @app.errorhandler(GatewayError)
     async def _gateway_error(err: GatewayError) -> Response:
         if envelope_bp.owns(request.path):
@@ -193,15 +205,24 @@ def create_app(
     return app
 
 
+def _has_body(length: str | None, transfer_encoding: str | None) -> bool:
+    """Whether a request carries a body (by its framing headers)."""
+    return bool(transfer_encoding) or (length is not None and length.strip() not in ("", "0"))
+
+
 def _restore_caches(st: GatewayState) -> None:
-    """The prompt-cache book from the recent events (a failure is logged; serving goes on cold)."""
+    """The prompt-cache book and the reasoning producers from the recent events (a failure is
+    logged; serving goes on cold)."""
     try:
         replayed = restore_caches(st.router.caches, st.db_path)
+        producers = restore_producers(st.router.tasks, st.db_path, st.router.caches.clock())
     except Exception:  # a damaged database must not keep the gateway from starting
         log.exception("could not rebuild the prompt-cache model from recent events; starting cold")
         return
-    if replayed:
-        log.info("prompt-cache model rebuilt from %d recent events", replayed)
+    if replayed or producers:
+        log.info(
+            "prompt-cache model rebuilt from %d recent events (%d reasoning producers)", replayed, producers
+        )
 
 
 def begin_shutdown(app: Quart) -> None:

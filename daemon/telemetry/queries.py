@@ -260,3 +260,28 @@ def cache_rows(path: Path, *, since: float, limit: int) -> list[dict[str, Any]]:
         if conn is None:
             return []
         return [dict(row) for row in conn.execute(_CACHE_ROWS_SQL, (since, limit))]
+
+
+# Live-mode Responses requests: who answered at which point of a conversation (``compose.restore``).
+_PRODUCER_ROWS_SQL = """
+SELECT selected_provider, selected_model,
+    json_extract(signals, '$.cache_identity') AS identity,
+    json_extract(signals, '$.history_items') AS items
+FROM (
+    SELECT *, rowid AS rid FROM events
+    WHERE ts >= ? AND mode = 'live' AND selected_provider IS NOT NULL AND selected_model IS NOT NULL
+        AND (http_status IS NULL OR http_status < 400)
+        AND instr(signals, 'history_items') > 0 AND json_valid(signals)
+    ORDER BY ts DESC, rowid DESC LIMIT ?
+)
+ORDER BY ts, rid
+"""
+
+
+def producer_rows(path: Path, *, since: float, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` live-mode events since ``since`` that carry a Responses request's item
+    count and a cache identity, oldest first (blocking; empty for a missing database)."""
+    with events_reader(path) as conn:
+        if conn is None:
+            return []
+        return [dict(row) for row in conn.execute(_PRODUCER_ROWS_SQL, (since, limit))]

@@ -206,10 +206,13 @@ def _response_hit(event: GatewayRequestEvent, record: RequestRecord, prices: Pri
 
 
 def _replay_facts(record: RequestRecord) -> dict[str, object]:
-    """What the backtest (``routing.backtest``) needs to replay the request and is not a column:
-    the decision's rule, the prompt-cache identity and the price conditions (never the prompt)."""
+    """What the backtest (``routing.backtest``) and a restart (``compose.restore``) need to replay
+    the request and is not a column: the decision's rule, the prompt-cache identity, the price
+    conditions and the number of input items of a Responses request (never the prompt)."""
     ctx = record.context
     facts: dict[str, object] = {}
+    if ctx.history_items is not None:
+        facts["history_items"] = ctx.history_items
     if ctx.decision is not None:
         facts["rule"] = ctx.decision.rule
     if ctx.cache_identity is not None:

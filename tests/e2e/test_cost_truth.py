@@ -302,6 +302,11 @@ def test_codex_session_costs_what_openai_bills(rig: Rig) -> None:
     assert usage[2].total_input > 272_000 and usage[3].total_input > 272_000 and usage[3].read > 272_000
     assert usage[4].read == 0 and usage[4].total_input > 272_000
     check_costs(rig, "Codex session")
+    # each event records how many input items its request had (a restart rebuilds who answered
+    # at which point of the conversation from it; compose.restore)
+    items = [e["signals"]["history_items"] for e in recorded_events(rig, 5)]
+    assert items[0] == len(turn1["input"]) and items[-1] == len(body["input"]), items
+    assert items == sorted(set(items)), items  # each round adds items
 
 
 # -- (c) translated to a Chat provider -------------------------------------------------------------

@@ -5,9 +5,10 @@ from __future__ import annotations
 from contextlib import closing
 from pathlib import Path
 
-from stackbilt_gateway.daemon.compose.restore import MARGIN_SECONDS, replay, restore_caches
+from stackbilt_gateway.daemon.compose.restore import MARGIN_SECONDS, replay, restore_caches, restore_producers
 from stackbilt_gateway.daemon.costs.cache_state import ONE_HOUR
 from stackbilt_gateway.daemon.routing.runtime import CacheBook
+from stackbilt_gateway.daemon.routing.tasks import TaskBook
 from stackbilt_gateway.daemon.telemetry import GatewayRequestEvent
 from stackbilt_gateway.daemon.telemetry.store import insert_events, open_db
 
@@ -92,3 +93,46 @@ def test_a_missing_database_or_a_malformed_row_restores_nothing(tmp_path: Path) 
     )
     assert not replay(book, {"identity": 7, "ts": NOW, "selected_provider": "a", "selected_model": "b"})
     assert len(book) == 0
+
+
+GPT = ("openai", "gpt-5.5")
+MINI = ("openai", "gpt-5.4-mini")
+
+
+def test_who_answered_a_codex_conversation_survives_a_restart(tmp_path: Path) -> None:
+    """Live mode moved the middle task to mini: after a restart gpt-5.5 must still not be sent
+    mini's reasoning items (by their position in the client's history)."""
+
+    def answered(
+        n: int, ts: float, items: int, model: tuple[str, str], **over: object
+    ) -> GatewayRequestEvent:
+        return event(
+            n,
+            ts,
+            mode="live",
+            requested_provider=GPT[0],
+            requested_model=GPT[1],
+            selected_provider=model[0],
+            selected_model=model[1],
+            signals={"cache_identity": "codex", "history_items": items},
+            **over,
+        )
+
+    path = database(
+        tmp_path,
+        [
+            answered(1, NOW - 7200, 0, GPT),
+            answered(2, NOW - 7100, 10, MINI),
+            answered(3, NOW - 7000, 20, GPT),
+            answered(4, NOW - 6900, 30, MINI, http_status=500, status="error"),  # never answered
+            answered(5, NOW - 2 * 86_400, 0, MINI),  # another day: not this conversation's now
+        ],
+    )
+    tasks = TaskBook()
+    assert restore_producers(tasks, path, NOW) == 3
+    keep = tasks.keeper("codex", GPT, GPT)
+    assert keep is not None
+    assert [keep(p) for p in (0, 9, 10, 19, 20, 35)] == [True, True, False, False, True, True]
+    fresh = TaskBook()
+    assert restore_producers(fresh, tmp_path / "none.db", NOW) == 0
+    assert fresh.keeper("codex", GPT, GPT) is None
