@@ -19,7 +19,8 @@ SPEND = (
     ("input_tokens", "input", "{:>11}"),
     ("output_tokens", "output", "{:>10}"),
     ("cost_usd", "spend $", "{:>11.4f}"),
-    ("savings_usd", "savings $", "{:>11.4f}"),
+    ("savings_projected_usd", "projected $", "{:>12.4f}"),
+    ("savings_realised_usd", "realised $", "{:>11.4f}"),
     ("errors", "errors", "{:>7}"),
 )
 ROUTES = (("requests", "requests", "{:>9}"), ("cost_usd", "spend $", "{:>11.4f}"))

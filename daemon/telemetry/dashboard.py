@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
-from .queries import SUMS_SQL, events_reader
+from .queries import SUMS_SQL, events_reader, owed_by_class
 
 Bucket = Literal["hour", "day"]
 _BUCKET_SQL = {"hour": "%Y-%m-%d %H:00", "day": "%Y-%m-%d"}
@@ -84,7 +84,8 @@ def savings_by_mode(path: Path, *, since: float | None) -> dict[str, float]:
 
 
 def routes(path: Path, *, since: float) -> list[dict[str, Any]]:
-    """Per route class: requests, mean confidence, spend, savings, served and would-route counts."""
+    """Per route class: requests, mean confidence, spend, savings (projected and realised apart;
+    a re-write owed to a move counted in the move's class), served and would-route counts."""
     out: dict[str, dict[str, Any]] = {}
     with events_reader(path) as conn:
         if conn is None:
@@ -92,13 +93,24 @@ def routes(path: Path, *, since: float) -> list[dict[str, Any]]:
         for r in conn.execute(
             "SELECT COALESCE(route_class, 'unclassified') AS cls, COUNT(*) AS requests,"
             " AVG(confidence) AS mean_confidence, COALESCE(SUM(cost_usd), 0.0) AS cost_usd,"
-            " COALESCE(SUM(savings_usd), 0.0) AS savings_usd,"
+            " COALESCE(SUM(CASE WHEN mode = 'live' THEN 0.0 ELSE savings_usd END), 0.0)"
+            " AS savings_projected_usd,"
+            " COALESCE(SUM(CASE WHEN mode = 'live' THEN savings_usd ELSE 0.0 END), 0.0)"
+            " AS savings_realised_usd,"
             " SUM(CASE WHEN mode = 'live' THEN 1 ELSE 0 END) AS live_requests"
             " FROM events WHERE ts >= ? GROUP BY cls ORDER BY requests DESC, cls",
             (since,),
         ):
             out[r["cls"]] = {**dict(r), "route_class": r["cls"], "served": {}, "would": {}}
+            out[r["cls"]]["charged_back_usd"] = 0.0
             del out[r["cls"]]["cls"]
+        for item in owed_by_class(conn, since):  # a re-write counts in the class of its move
+            column = "savings_realised_usd" if item["mode"] == "live" else "savings_projected_usd"
+            pair = ((item["own"] or "unclassified", -1.0), (item["move_class"], 1.0))
+            if all(cls in out for cls, _ in pair):  # both in the period: the sums stay whole
+                for cls, sign in pair:
+                    out[cls][column] += sign * float(item["usd"])
+                    out[cls]["charged_back_usd"] += sign * float(item["usd"])
         for column, target in (("served", "selected"), ("would", "would")):
             for r in conn.execute(
                 f"SELECT COALESCE(route_class, 'unclassified') AS cls,"

@@ -2,7 +2,8 @@
 events, for ``GET /team`` (which the dashboard's Team view and ``stackbilt-gw stats --team``
 share).
 
-Owns the aggregate queries: totals; spend, tokens and savings per person (``user``), machine,
+Owns the aggregate queries: totals; spend, tokens and savings (projected in shadow mode and
+realised in live mode, apart: never summed) per person (``user``), machine,
 repository, model (the model that answered) and UTC day; the routes taken (requested model →
 selected model); refusals (``status = 'refused'``) and errors by person and class. Each call
 opens its own short-lived connection (blocking: callers run it in a worker thread). Does not
@@ -28,7 +29,8 @@ _SUMS = """
     COALESCE(SUM(cache_read_tokens), 0)::bigint AS cache_read_tokens,
     COALESCE(SUM(cache_write_tokens), 0)::bigint AS cache_write_tokens,
     COALESCE(SUM(cost_usd), 0)::double precision AS cost_usd,
-    COALESCE(SUM(savings_usd), 0)::double precision AS savings_usd,
+    COALESCE(SUM(savings_usd) FILTER (WHERE mode <> 'live'), 0)::double precision AS savings_projected_usd,
+    COALESCE(SUM(savings_usd) FILTER (WHERE mode = 'live'), 0)::double precision AS savings_realised_usd,
     (count(*) FILTER (WHERE status <> 'ok'))::bigint AS errors
 """
 _GROUPS = {

@@ -130,7 +130,7 @@ def aggregates(path: Path, by: GroupBy, *, since: float | None = None) -> list[d
             return []
         rows = [dict(row) for row in conn.execute(sql, (since or 0.0,))]
         if by == "route_class":
-            _charge_back(rows, _owed(conn, since))
+            _charge_back(rows, owed_by_class(conn, since))
         return rows
 
 
@@ -146,7 +146,11 @@ GROUP BY own, move_class, mode
 """
 
 
-def _owed(conn: sqlite3.Connection, since: float | None, mode: str | None = None) -> list[sqlite3.Row]:
+def owed_by_class(
+    conn: sqlite3.Connection, since: float | None, mode: str | None = None
+) -> list[sqlite3.Row]:
+    """Savings of same-model requests owed to an earlier move of another class: rows of (own
+    class, the move's class, mode, usd)."""
     rows = conn.execute(_OWED_SQL, (since or 0.0,)).fetchall()
     return [r for r in rows if r["own"] != r["move_class"] and (mode is None or r["mode"] == mode)]
 
@@ -213,7 +217,7 @@ def shadow_stats(path: Path, *, since: float | None = None) -> list[dict[str, An
             " GROUP BY route_class, target ORDER BY n DESC, target",
             (since or 0.0,),
         ).fetchall()
-        owed = _owed(conn, since, "shadow")
+        owed = owed_by_class(conn, since, "shadow")
     would: dict[str | None, dict[str, int]] = {}
     for row in routes:
         would.setdefault(row["route_class"], {})[row["target"]] = row["n"]

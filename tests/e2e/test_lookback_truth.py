@@ -56,6 +56,7 @@ class Call:
 class Run:
     calls: list[Call]
     by_class: dict[str, dict[str, Any]]  # /metrics by route class
+    routes_view: dict[str, dict[str, Any]]  # the dashboard's routes view, per class
 
 
 def run(mode: str, home: Path) -> Run:
@@ -76,6 +77,8 @@ def run(mode: str, home: Path) -> Run:
             metrics = httpx.get(
                 f"{gw.url}/metrics", params={"since": "all"}, headers=_AUTH, timeout=10
             ).json()
+            view = httpx.get(f"{gw.url}/ui/api/routes", params={"since": "30d"}, headers=_AUTH, timeout=10)
+            classes = {row["route_class"]: row for row in view.json()["classes"]}
         finally:
             gw.stop()
             fake.stop()
@@ -84,7 +87,7 @@ def run(mode: str, home: Path) -> Run:
         assert event["status"] == "ok" and event["selected_model"] == call.model
         cost = reference_cost(call.provider or "", call.model, buckets_of(call.wire, call.usage), call.betas)
         calls.append(Call(call.model, cost, event["savings_usd"], event["cache_read_tokens"], event))
-    return Run(calls, {row["key"]: row for row in metrics["by_route_class"]})
+    return Run(calls, {row["key"]: row for row in metrics["by_route_class"]}, classes)
 
 
 def session(rig: Rig) -> None:
@@ -142,6 +145,12 @@ def test_the_return_turns_re_write_is_charged_back_to_the_move(both: tuple[Run, 
         assert back_class["charged_back_usd"] == pytest.approx(-back["savings_usd"], abs=1e-9)
         total = sum(row["savings_usd"] for row in result.by_class.values())
         assert total == pytest.approx(sum(c.savings for c in calls), abs=1e-9)
+        # the dashboard's routes view: the same charge-back, in the mode's own kind of saving
+        kind = "savings_realised_usd" if back["mode"] == "live" else "savings_projected_usd"
+        other = "savings_projected_usd" if kind == "savings_realised_usd" else "savings_realised_usd"
+        view = result.routes_view["summary"]
+        assert view[kind] == pytest.approx(own + back["savings_usd"], abs=1e-9) and view[other] == 0
+        assert view["charged_back_usd"] == pytest.approx(back["savings_usd"], abs=1e-9)
 
 
 def test_the_detour_outgrows_the_look_back(runs: tuple[list[Call], list[Call]]) -> None:

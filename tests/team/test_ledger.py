@@ -64,6 +64,11 @@ def test_two_developers_one_ledger(developers: Make, ledger_url: str) -> None:
     assert report["totals"]["cost_usd"] == pytest.approx(
         sum(float(r["cost_usd"] or 0) for r in rows.values())
     )
+    # projected (shadow) and realised (live) savings apart, never summed
+    for column, live in (("savings_projected_usd", False), ("savings_realised_usd", True)):
+        want = sum(float(r["savings_usd"] or 0) for r in rows.values() if (r["mode"] == "live") is live)
+        assert report["totals"][column] == pytest.approx(want)
+    assert "savings_usd" not in report["totals"]
     assert {r["requested_model"] for r in report["routes"]} == {"claude-haiku-4-5"}
     assert report["ledger"]["user"] == "alice" and report["ledger"]["pending"] == 0
     assert report["ledger"]["shipped"] == 3 and report["ledger"]["problem"] is None
@@ -74,6 +79,7 @@ def test_two_developers_one_ledger(developers: Make, ledger_url: str) -> None:
     out = bob.cli("stats", "--team", "--since", "all")
     assert out.returncode == 0, out.stderr
     assert "alice" in out.stdout and "bob" in out.stdout and "claude-haiku-4-5" in out.stdout
+    assert "projected $" in out.stdout and "realised $" in out.stdout and "savings $" not in out.stdout
     assert PASSWORD not in out.stdout
     as_json = json.loads(bob.cli("stats", "--team", "--json").stdout)
     assert {r["key"] for r in as_json["by_user"]} == {"alice", "bob"}

@@ -58,6 +58,9 @@ def test_team_view_shows_both_developers(
     assert browser.texts("#team-users-table tr[data-user='bob'] td")[1] == "3"
     assert browser.texts("#team-users-table tr[data-user='alice'] td")[1] == "2"
     assert browser.text("#team-users") == "2"
+    assert browser.text("#team-spend-sub").startswith("projected ") and " · realised " in browser.text(
+        "#team-spend-sub"
+    )
     assert "claude-haiku-4-5" in " ".join(browser.texts("#team-routes td"))
     assert "alice@" in browser.text("#team-ledger")
     assert browser.eval("document.getElementById('team-off').hidden") is True

@@ -213,7 +213,9 @@ def test_route_classes_with_served_and_would_route_counts(db: Path) -> None:
         "requests": 2,
         "mean_confidence": pytest.approx(0.8),
         "cost_usd": 4.0,
-        "savings_usd": 1.75,
+        "savings_projected_usd": 1.75,
+        "savings_realised_usd": 0.0,
+        "charged_back_usd": 0.0,
         "live_requests": 0,
         "route_class": "tool_loop",
         "served": {f"anthropic/{SONNET}": 2},
@@ -222,6 +224,7 @@ def test_route_classes_with_served_and_would_route_counts(db: Path) -> None:
     assert list(tool_loop["would"]) == [f"anthropic/{SONNET}", f"groq/{LLAMA}"]  # ties by name
     summary = rows[2]
     assert summary["live_requests"] == 1 and summary["served"] == {"cerebras/gpt-oss-120b": 1}
+    assert summary["savings_realised_usd"] == pytest.approx(0.75) and summary["savings_projected_usd"] == 0
     assert rows[3]["mean_confidence"] is None and rows[3]["would"] == {}
     assert [r["route_class"] for r in routes(db, since=MIDNIGHT)] == ["tool_loop", "summary", "unclassified"]
 

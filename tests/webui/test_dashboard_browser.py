@@ -73,6 +73,13 @@ def test_overview_numbers_charts_and_screenshot(
 
     browser.call("click", selector=".range button[data-since='30d']")
     wait_text(browser, "#kpi-requests", "6")
+    # projected and realised savings are two series of the money chart, never one sum
+    sums = browser.eval(
+        """(() => Chart.getChart(document.getElementById('chart-money')).data.datasets
+        .map((d) => [d.label, d.data.reduce((a, b) => a + b, 0)]))()"""
+    )
+    assert [label for label, _ in sums] == ["Spend", "Projected savings", "Realised savings"]
+    assert sums[1][1] == pytest.approx(4.65) and sums[2][1] == pytest.approx(0.75)
     time.sleep(0.8)  # let the chart animation settle
     shot = tmp_path / "overview.png"
     browser.call("screenshot", path=str(shot))

@@ -5,6 +5,7 @@ export const COLORS = {
   spend: "#3b6fd8",
   premium: "#b8c4d9",
   save: "#1f9d6b",
+  projected: "#8fd3b6",
   loss: "#d6455d",
   requests: "#6a5acd",
   tokens: "#e09b2d",

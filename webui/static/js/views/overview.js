@@ -107,10 +107,17 @@ export async function update(root, ctx) {
       labels,
       datasets: [
         { label: "Spend", data: series.points.map((p) => p.cost_usd), backgroundColor: COLORS.spend, borderRadius: 3 },
+        // Projected (shadow) and realised (live) savings are two series, never one sum.
         {
-          label: "Savings",
-          data: series.points.map((p) => p.savings_usd),
-          backgroundColor: series.points.map((p) => (p.savings_usd < 0 ? COLORS.loss : COLORS.save)),
+          label: "Projected savings",
+          data: series.points.map((p) => p.savings_projected_usd ?? 0),
+          backgroundColor: series.points.map((p) => ((p.savings_projected_usd ?? 0) < 0 ? COLORS.loss : COLORS.projected)),
+          borderRadius: 3,
+        },
+        {
+          label: "Realised savings",
+          data: series.points.map((p) => p.savings_realised_usd ?? 0),
+          backgroundColor: series.points.map((p) => ((p.savings_realised_usd ?? 0) < 0 ? COLORS.loss : COLORS.save)),
           borderRadius: 3,
         },
       ],

@@ -5,6 +5,20 @@ import { COLORS, render } from "../charts.js";
 import { applyWidths, esc, num, pct, signedUsd } from "../fmt.js";
 import * as holdout from "./holdout.js";
 
+// A class's savings, projected (shadow) and realised (live) apart, never summed; a re-write a
+// later turn owed to this class's moves is counted here (charged_back_usd, in the tooltip).
+function classSavings(c) {
+  const kinds = [
+    ["projected", c.savings_projected_usd ?? 0],
+    ["realised", c.savings_realised_usd ?? 0],
+  ].filter(([, v]) => v !== 0);
+  if (!kinds.length) return signedUsd(0);
+  const back = c.charged_back_usd ? ` (incl. ${signedUsd(c.charged_back_usd)} charged back)` : "";
+  return kinds
+    .map(([k, v]) => `<span class="${v < 0 ? "neg" : "pos"}" title="${k}${back}">${kinds.length > 1 ? `${k} ` : ""}${signedUsd(v)}</span>`)
+    .join("<br>");
+}
+
 export const title = "Routes";
 
 export function skeleton() {
@@ -56,7 +70,7 @@ export async function update(root, ctx) {
         <td><div class="meter" title="mean confidence"><span data-w="${c.mean_confidence ?? 0}"></span></div>
           <span class="small conf">${c.mean_confidence == null ? "—" : c.mean_confidence.toFixed(2)}</span></td>
         <td>${targets(c.served)}</td><td>${targets(c.would)}</td>
-        <td class="r ${c.savings_usd < 0 ? "neg" : c.savings_usd > 0 ? "pos" : ""}">${signedUsd(c.savings_usd)}</td></tr>`,
+        <td class="r">${classSavings(c)}</td></tr>`,
       )
       .join("") || `<tr><td colspan="6" class="muted">No requests in this range yet.</td></tr>`;
   applyWidths(root);

@@ -2,7 +2,7 @@
 // report as `stackbilt-gw stats --team`): spend per person, repository, model and day, the
 // routes taken (requested → served model), refusals and errors, and this gateway's shipping.
 import { get } from "../api.js";
-import { esc, num, tokens, usd } from "../fmt.js";
+import { esc, num, signedUsd, tokens, usd } from "../fmt.js";
 
 export const title = "Team";
 
@@ -73,7 +73,9 @@ export async function update(root, ctx) {
   root.querySelector("#team-users").textContent = num(t.users);
   root.querySelector("#team-users-sub").textContent = `on ${num(t.machines)} ${t.machines === 1 ? "machine" : "machines"}`;
   root.querySelector("#team-spend").textContent = usd(t.cost_usd);
-  root.querySelector("#team-spend-sub").textContent = `savings ${usd(t.savings_usd)}`;
+  // Projected (shadow) and realised (live) savings apart, never summed; a loss keeps its sign.
+  root.querySelector("#team-spend-sub").textContent =
+    `projected ${signedUsd(t.savings_projected_usd ?? 0)} · realised ${signedUsd(t.savings_realised_usd ?? 0)}`;
   root.querySelector("#team-shipped").textContent = num(report.ledger?.shipped ?? 0);
   root.querySelector("#team-ledger").innerHTML = ledgerLine(report.ledger);
   root.querySelector("#team-users-table tbody").innerHTML = spendRows(report.by_user || [], "user");
