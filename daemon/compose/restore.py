@@ -14,8 +14,12 @@ live mode (``routing.tasks.TaskBook.produced``) from the last day's events: reas
 in a conversation's history for as long as it runs, and after a restart the gateway must still
 keep another model's reasoning items away from the requested one.
 
+``restore_tasks`` puts back each identity's task in progress (its ids, the model that serves it —
+or, in shadow mode, would — whether it is a fresh context, its lowered effort), so a tool loop
+that was moved before a restart goes on on the same model after it.
+
 Runs once before the daemon serves (in a worker thread). Bounded: at most ``MAX_EVENTS`` events
-each. Does not restore tasks in progress (a task after a restart starts anew) nor read prompts.
+each. Reads no prompts; the session shapes a move is judged on start again from their priors.
 """
 
 from __future__ import annotations
@@ -28,9 +32,9 @@ from typing import Any
 from ..costs.cache_state import ONE_HOUR, ModelRef, marks_of
 from ..costs.counterfactual import other_model
 from ..routing.runtime import CacheBook
-from ..routing.tasks import TaskBook
+from ..routing.tasks import Task, TaskBook
 from ..telemetry.events import row_usage
-from ..telemetry.queries import cache_rows, producer_rows
+from ..telemetry.queries import cache_rows, producer_rows, task_rows
 
 MAX_EVENTS = 20_000
 PRODUCERS_SECONDS = 24 * 3600.0
@@ -97,3 +101,41 @@ def restore_producers(tasks: TaskBook, db_path: Path, now: float, *, limit: int 
             tasks.produced(identity, items, served)
             replayed += 1
     return replayed
+
+
+def restore_tasks(tasks: TaskBook, db_path: Path, now: float, *, limit: int = MAX_EVENTS) -> int:
+    """Put back the task each identity was in during the last hour (its last start, with the
+    requests that continued it); how many identities got one (blocking)."""
+    found: dict[str, Task] = {}
+    for row in task_rows(db_path, since=now - ONE_HOUR, limit=limit):
+        identity, task_id, decision_id = row.get("identity"), row.get("task_id"), row.get("decision_id")
+        if not (isinstance(identity, str) and isinstance(task_id, str) and isinstance(decision_id, str)):
+            continue
+        current = found.get(identity)
+        if row.get("step") != "start":
+            if current is not None and current.task_id == task_id:
+                current.requests += 1
+            continue
+        live = row.get("mode") == "live"
+        served = _ref(row.get("selected_provider"), row.get("selected_model"))
+        would = _ref(row.get("would_provider"), row.get("would_model"))
+        requested = _ref(row.get("requested_provider"), row.get("requested_model"))
+        model = served if live else (would or requested or served)
+        if model is None:
+            continue
+        fresh = row.get("fresh") in (1, True)
+        effort = row.get("effort")
+        lowered = effort.split(" -> ") if isinstance(effort, str) and " -> " in effort else None
+        found[identity] = Task(
+            task_id,
+            decision_id,
+            model,
+            fresh,
+            float(row.get("ts") or now),
+            clamped=row.get("clamped") in (1, True),
+            effort=lowered[1] if lowered and live else None,
+            effort_from=lowered[0] if lowered and live else None,
+        )
+    for identity, task in found.items():
+        tasks.restore(identity, task)
+    return len(found)

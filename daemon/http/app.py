@@ -17,7 +17,7 @@ import httpx
 from quart import Quart, Response, g, request
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 
-from ..compose.restore import restore_caches, restore_producers
+from ..compose.restore import restore_caches, restore_producers, restore_tasks
 from ..compose.root import build_state
 from ..compose.state import GatewayState
 from ..control.paths import Paths, resolve_paths
@@ -215,7 +215,9 @@ def _restore_caches(st: GatewayState) -> None:
     logged; serving goes on cold)."""
     try:
         replayed = restore_caches(st.router.caches, st.db_path)
-        producers = restore_producers(st.router.tasks, st.db_path, st.router.caches.clock())
+        now = st.router.caches.clock()
+        producers = restore_producers(st.router.tasks, st.db_path, now)
+        restore_tasks(st.router.tasks, st.db_path, now)
     except Exception:  # a damaged database must not keep the gateway from starting
         log.exception("could not rebuild the prompt-cache model from recent events; starting cold")
         return

@@ -200,6 +200,8 @@ def decide_task(
     chosen = the_plan.would_route
     model: ModelRef = (chosen.provider, chosen.model) if chosen is not None else req_ref
     clamped = chosen is not None and chosen.max_tokens is not None
+    if clamped:  # the task's model takes max_tokens clamped (recorded: a restart puts it back)
+        detail["clamped"] = True
     task = tasks.start(identity, session, model, fresh=fresh, now=now, clamped=clamped)
     asked = request.thinking.effort if request.thinking is not None else None
     effort = None if holdout or requested.pinned else lowered(asked, routing.effort.get(decision.route_class))

@@ -185,6 +185,11 @@ class TaskBook:
             self._tasks.put(identity, task)
             return task
 
+    def restore(self, identity: str, task: Task) -> None:
+        """A task in progress as recorded before a restart (``compose.restore``)."""
+        with self._lock:
+            self._tasks.put(identity, task)
+
     def follow(self, identity: str, signature: tuple[int, int]) -> tuple[Task | None, bool]:
         """The request continues the identity's task: (the task, is it a client retry)."""
         with self._lock:

@@ -289,3 +289,32 @@ def producer_rows(path: Path, *, since: float, limit: int) -> list[dict[str, Any
         if conn is None:
             return []
         return [dict(row) for row in conn.execute(_PRODUCER_ROWS_SQL, (since, limit))]
+
+
+# Requests that belong to a task (``compose.restore``): the task each identity is in.
+_TASK_ROWS_SQL = """
+SELECT ts, mode, task_id, decision_id, selected_provider, selected_model, requested_provider,
+    requested_model, would_provider, would_model,
+    json_extract(signals, '$.cache_identity') AS identity,
+    json_extract(signals, '$.task.task') AS step,
+    json_extract(signals, '$.task.clamped') AS clamped,
+    json_extract(signals, '$.fresh_context') AS fresh,
+    json_extract(signals, '$.effort_lowered') AS effort
+FROM (
+    SELECT *, rowid AS rid FROM events
+    WHERE ts >= ? AND task_id IS NOT NULL AND decision_id IS NOT NULL
+        AND selected_provider IS NOT NULL AND (http_status IS NULL OR http_status < 400)
+        AND instr(signals, 'cache_identity') > 0 AND json_valid(signals)
+    ORDER BY ts DESC, rowid DESC LIMIT ?
+)
+ORDER BY ts, rid
+"""
+
+
+def task_rows(path: Path, *, since: float, limit: int) -> list[dict[str, Any]]:
+    """The newest ``limit`` events since ``since`` that belong to a task, oldest first
+    (blocking; empty for a missing database)."""
+    with events_reader(path) as conn:
+        if conn is None:
+            return []
+        return [dict(row) for row in conn.execute(_TASK_ROWS_SQL, (since, limit))]

@@ -47,8 +47,8 @@ class Outcome:
     references: list[float]  # the reference cost of each call the fake served, in order
 
 
-def _gateway(env: dict[str, str], clock: ManualClock) -> GatewayThread:
-    gw = GatewayThread(env=env, config=Config(routes=dict(ROUTES), mode="shadow")).start()
+def _gateway(env: dict[str, str], clock: ManualClock, mode: str = "shadow") -> GatewayThread:
+    gw = GatewayThread(env=env, config=Config(routes=dict(ROUTES), mode=mode)).start()
     assert gw._server is not None
     state = gw._server.app.extensions["stackbilt"]
     state.router.caches.clock = clock  # the fake's time for the caches …
@@ -118,3 +118,49 @@ def test_a_restart_keeps_the_projection(tmp_path: Path) -> None:
     assert back["signals"]["owed_to"]["event"] == restarted.events[2]["id"]
     assert straight.events[3]["signals"]["owed_to"]["event"] == straight.events[2]["id"]
     assert back["would_cost_usd"] > back["cost_usd"]
+
+
+def test_a_moved_tool_loop_stays_on_its_model_across_a_restart(tmp_path: Path) -> None:
+    """Live mode moves a summary task to Haiku; its tool loop goes on there. The daemon restarts
+    in the middle of the loop: the next tool round still goes to Haiku, as part of the same
+    task (without the task put back it would start a new task on Sonnet mid-loop)."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(HOME_ENV, str(tmp_path))
+        clock = ManualClock(start=time.time())
+        script = CachedScript(clock=clock, reasoning_tokens=3_000)
+        fake = FakeUpstream(script=script, record=False).start()
+        env = {"STACKBILT_ANTHROPIC_BASE_URL": fake.base_url("anthropic"), "ANTHROPIC_API_KEY": "sk-ant-fake"}
+        gw = _gateway(env, clock, "live")
+        try:
+            headers, turn1 = capture("claude-code", "messages_tool_turn1.json")
+            _, turn2 = capture("claude-code", "messages_tool_result_turn2.json")
+            turn1["model"] = turn2["model"] = SONNET
+            rig = Rig(gw, fake, script, clock)
+            messages(rig, headers, one_hour(turn1))
+            clock.advance(20)
+            main = one_hour(turn2)
+            messages(rig, headers, main)
+            clock.advance(20)
+            main = summary_ask(main, "Summarize what changed so far in three bullet points.")
+            messages(rig, headers, main)  # the summary task: moved to Haiku
+            clock.advance(10)
+            main = add_tool_round(main, 1, "src/ has 12 modules", "1h")
+            messages(rig, headers, main)  # its tool loop, on Haiku
+            before = recorded_events(rig, 4)
+            gw.stop()
+            gw = _gateway(env, clock, "live")
+            rig = Rig(gw, fake, script, clock)
+            clock.advance(10)
+            main = add_tool_round(main, 2, "tests/ has 40 files", "1h")
+            messages(rig, headers, main)  # after the restart: the same task, the same model
+            after = recorded_events(rig, 5)
+        finally:
+            gw.stop()
+            fake.stop()
+    served = [call.model for call in sorted(script.log(), key=lambda s: s.number)]
+    assert served == [SONNET, SONNET, HAIKU, HAIKU, HAIKU], served
+    summary, loop, resumed = before[2], before[3], after[4]
+    assert summary["signals"]["task"]["task"] == "start" and loop["task_id"] == summary["task_id"]
+    assert summary["signals"]["task"]["clamped"] is True  # Claude Code's 128 000 max_tokens, clamped
+    assert resumed["task_id"] == summary["task_id"] and resumed["decision_id"] == summary["decision_id"]
+    assert resumed["signals"]["task"]["task"].startswith("continues on anthropic/claude-haiku-4-5")

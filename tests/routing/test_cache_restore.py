@@ -5,7 +5,13 @@ from __future__ import annotations
 from contextlib import closing
 from pathlib import Path
 
-from stackbilt_gateway.daemon.compose.restore import MARGIN_SECONDS, replay, restore_caches, restore_producers
+from stackbilt_gateway.daemon.compose.restore import (
+    MARGIN_SECONDS,
+    replay,
+    restore_caches,
+    restore_producers,
+    restore_tasks,
+)
 from stackbilt_gateway.daemon.costs.cache_state import ONE_HOUR
 from stackbilt_gateway.daemon.routing.runtime import CacheBook
 from stackbilt_gateway.daemon.routing.tasks import TaskBook
@@ -136,3 +142,44 @@ def test_who_answered_a_codex_conversation_survives_a_restart(tmp_path: Path) ->
     fresh = TaskBook()
     assert restore_producers(fresh, tmp_path / "none.db", NOW) == 0
     assert fresh.keeper("codex", GPT, GPT) is None
+
+
+def test_tasks_in_progress_are_put_back(tmp_path: Path) -> None:
+    def step(
+        n: int, ts: float, identity: str, task: str, detail: dict[str, object], **over: object
+    ) -> GatewayRequestEvent:
+        return event(
+            n,
+            ts,
+            identity=None,
+            task_id=task,
+            decision_id=f"d-{task}",
+            signals={"cache_identity": identity, "task": detail},
+            **over,
+        )
+
+    live_haiku = {"mode": "live", "selected_provider": HAIKU[0], "selected_model": HAIKU[1]}
+    path = database(
+        tmp_path,
+        [
+            step(1, NOW - 600, "main", "t1", {"task": "start", "clamped": True}, **live_haiku),
+            step(
+                2, NOW - 590, "main", "t1", {"task": "continues on anthropic/claude-haiku-4-5"}, **live_haiku
+            ),
+            step(
+                3, NOW - 580, "main", "t1", {"task": "continues on anthropic/claude-haiku-4-5"}, **live_haiku
+            ),
+            step(4, NOW - 500, "shadowed", "t2", {"task": "start"}),  # shadow: the would-be route
+            step(5, NOW - 7200, "stale", "t3", {"task": "start"}),  # over an hour ago
+            step(6, NOW - 400, "broken", "t4", {"task": "start"}, http_status=500, status="error"),
+        ],
+    )
+    tasks = TaskBook()
+    assert restore_tasks(tasks, path, NOW) == 2
+    main = tasks.current("main")
+    assert main is not None and (main.task_id, main.decision_id, main.model) == ("t1", "d-t1", HAIKU)
+    assert main.requests == 3 and main.clamped and not main.fresh
+    shadowed = tasks.current("shadowed")
+    assert shadowed is not None and shadowed.model == HAIKU and not shadowed.clamped  # would_model
+    assert tasks.current("stale") is None and tasks.current("broken") is None
+    assert restore_tasks(TaskBook(), tmp_path / "none.db", NOW) == 0
