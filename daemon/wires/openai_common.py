@@ -1,7 +1,9 @@
 """Pieces shared by the two OpenAI wires (Chat Completions and Responses), neither wire's own.
 
 Owns tolerant tool-call argument parsing (protocols.md §4.9 #6), the final usage of a stream
-(``merge_usage``) and the ``created`` timestamp. No I/O.
+(``merge_usage``), the ``created`` timestamp, and the two upstream codecs' shared content rules:
+an image or document as a URL or ``data:`` URL (``media_url``) and content that is all text sent
+as one string (``text_or_parts``). No I/O.
 """
 
 from __future__ import annotations
@@ -9,7 +11,7 @@ from __future__ import annotations
 import time
 
 from ..core import jsonfast
-from ..core.ir import JSON, Usage
+from ..core.ir import JSON, DocumentPart, ImagePart, Usage
 
 
 def now() -> int:
@@ -45,3 +47,18 @@ def merge_usage(start: Usage, final: Usage | None) -> Usage:
             estimated=final.estimated or start.estimated,
         )
     return final
+
+
+def media_url(part: ImagePart | DocumentPart) -> str | None:
+    """The part as a URL: its own, or its bytes as a ``data:`` URL (None: neither)."""
+    if part.data is not None:
+        return f"data:{part.media_type or 'application/octet-stream'};base64,{part.data}"
+    return part.url
+
+
+def text_or_parts(parts: list[JSON], text_type: str) -> str | list[JSON]:
+    """A plain string when every part is a ``text_type`` part (widest provider support), else the
+    parts list."""
+    if all(p["type"] == text_type for p in parts):
+        return "\n\n".join(p["text"] for p in parts)
+    return parts

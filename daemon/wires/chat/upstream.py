@@ -27,6 +27,7 @@ from ...core.ir import (
     ToolSpec,
 )
 from ...core.providers import ProviderSpec
+from ..openai_common import media_url, text_or_parts
 from ..tool_list import render_tools
 from ..toolids import sanitize_tool_id
 from .request import parse_chat_request
@@ -38,35 +39,22 @@ _EFFORT_WORDS = ("none", "minimal", "low", "medium", "high")
 ERROR_PREFIX = "Error: "
 
 
-def _url(part: ImagePart | DocumentPart) -> str | None:
-    if part.data is not None:
-        return f"data:{part.media_type or 'application/octet-stream'};base64,{part.data}"
-    return part.url
-
-
 def _content_part(part: TextPart | ImagePart | DocumentPart) -> JSON | None:
     """A user content part; None when it has nothing a Chat upstream can take."""
     if isinstance(part, TextPart):
         return {"type": "text", "text": part.text} if part.text else None
     if isinstance(part, ImagePart):
-        url = _url(part)
+        url = media_url(part)
         return {"type": "image_url", "image_url": {"url": url}} if url else None
     if part.media_type == "text/plain" and part.data is not None:
         title = f"{part.title}\n\n" if part.title else ""
         return {"type": "text", "text": title + part.data}
     if part.data is not None:
         filename = part.title or "document.pdf"
-        return {"type": "file", "file": {"file_data": _url(part), "filename": filename}}
+        return {"type": "file", "file": {"file_data": media_url(part), "filename": filename}}
     if part.url:
         return {"type": "text", "text": f"[document: {part.url}]"}
     return None
-
-
-def _user_content(parts: list[JSON]) -> str | list[JSON]:
-    """Plain string when every part is text (widest provider support), else a parts list."""
-    if all(p["type"] == "text" for p in parts):
-        return "\n\n".join(p["text"] for p in parts)
-    return parts
 
 
 def _tool_message(result: ToolResultPart) -> tuple[JSON, list[JSON]]:
@@ -102,7 +90,7 @@ def _user_messages(msg: Message) -> list[JSON]:
             if rendered is not None:
                 rest.append(rendered)
     if carried or rest:
-        out.append({"role": "user", "content": _user_content(carried + rest)})
+        out.append({"role": "user", "content": text_or_parts(carried + rest, "text")})
     return out
 
 

@@ -34,6 +34,7 @@ from ...core.ir import (
     ToolSpec,
 )
 from ...core.providers import ProviderSpec
+from ..openai_common import media_url, text_or_parts
 from ..tool_list import render_tools
 from .upstream_items import reasons, unwrap_reasoning
 
@@ -44,39 +45,26 @@ _EFFORT_WORDS = ("none", "minimal", "low", "medium", "high", "xhigh")
 _EFFORT_ALIASES = {"max": "xhigh"}
 
 
-def _url(part: ImagePart | DocumentPart) -> str | None:
-    if part.data is not None:
-        return f"data:{part.media_type or 'application/octet-stream'};base64,{part.data}"
-    return part.url
-
-
 def _input_part(part: TextPart | ImagePart | DocumentPart) -> JSON | None:
     """One ``input_*`` content part; None when it has nothing an OpenAI upstream can take."""
     if isinstance(part, TextPart):
         return {"type": "input_text", "text": part.text} if part.text else None
     if isinstance(part, ImagePart):
-        url = _url(part)
+        url = media_url(part)
         return {"type": "input_image", "image_url": url, "detail": "auto"} if url else None
     if part.media_type == "text/plain" and part.data is not None:
         title = f"{part.title}\n\n" if part.title else ""
         return {"type": "input_text", "text": title + part.data}
     if part.data is not None:
-        return {"type": "input_file", "filename": part.title or "document.pdf", "file_data": _url(part)}
+        return {"type": "input_file", "filename": part.title or "document.pdf", "file_data": media_url(part)}
     if part.url:
         return {"type": "input_file", "file_url": part.url}
     return None
 
 
-def _content(parts: list[JSON]) -> str | list[JSON]:
-    """A plain string when every part is text, else the parts list."""
-    if all(p["type"] == "input_text" for p in parts):
-        return "\n\n".join(p["text"] for p in parts)
-    return parts
-
-
 def _tool_output(result: ToolResultPart, custom: set[str]) -> JSON:
     parts = [p for p in (_input_part(c) for c in result.content) if p is not None]
-    output: str | list[JSON] = _content(parts) if parts else ""
+    output: str | list[JSON] = text_or_parts(parts, "input_text") if parts else ""
     if result.is_error:
         if isinstance(output, str):
             output = ERROR_PREFIX + output
@@ -97,7 +85,7 @@ def _user_items(msg: Message, custom: set[str]) -> list[JSON]:
             if rendered is not None:
                 rest.append(rendered)
     if rest:
-        out.append({"type": "message", "role": "user", "content": _content(rest)})
+        out.append({"type": "message", "role": "user", "content": text_or_parts(rest, "input_text")})
     return out
 
 
