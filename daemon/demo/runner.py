@@ -42,6 +42,8 @@ from .session import TASKS, Agent
 
 DEMO_ENV = "STACKBILT_DEMO"
 PROVIDERS = ("anthropic", "openai", "groq", "cerebras")
+OUTAGE_CALLS = 8  # the most Groq calls the simulated outage fails
+OUTAGE_SESSIONS = 20  # the most new sessions it sends to open the breaker
 HISTORY_DAYS = 13
 Say = Callable[[str], None]
 
@@ -98,6 +100,13 @@ class DemoGateway:
     def set_mode(self, client: httpx.Client, mode: str) -> None:
         client.post(self.url + "/control/mode", json={"mode": mode}, headers={"x-api-key": self.key})
 
+    def breaker(self, client: httpx.Client, provider: str) -> str | None:
+        """The provider's breaker state as ``/providers`` reports it (None: never used)."""
+        resp = client.get(self.url + "/providers", headers={"x-api-key": self.key})
+        resp.raise_for_status()
+        found = resp.json()["providers"].get(provider, {}).get("breaker")
+        return str(found["state"]) if found else None
+
     def dashboard_link(self, client: httpx.Client) -> str:
         resp = client.post(self.url + "/control/session", json={}, headers={"x-api-key": self.key})
         resp.raise_for_status()
@@ -124,12 +133,17 @@ def replay(gw: DemoGateway, upstream: FakeUpstream, client: httpx.Client, say: S
     live.task(TASKS[3])
     live.summary()
     say("simulating a Groq outage: live turns fall back to the next provider, then its breaker opens…")
-    upstream.fail("groq", 3)
+    upstream.fail("groq", OUTAGE_CALLS)
     sent = agent.sent + live.sent
-    for _ in range(4):  # new sessions: a sticky session would avoid Groq after its first failure
+    # New sessions (a sticky session would avoid Groq after its first failure) until the breaker
+    # opens: a session in the holdout (one in ten, by its random id) is served as requested.
+    for _ in range(OUTAGE_SESSIONS):
         other = Agent(client, gw.url, gw.key)
         other.title("Recap the retention fix")
         sent += other.sent
+        if gw.breaker(client, "groq") == "open":
+            break
+    upstream.heal("groq")
     live.summary("tl;dr of the session for the changelog")
     gw.set_mode(client, "shadow")
     return sent + 1

@@ -104,6 +104,14 @@ class FakeUpstream:
         """The next ``times`` model calls to ``provider`` answer 503 (a simulated outage)."""
         self.fail_next(503, times=times, provider=provider, message="simulated outage (demo)")
 
+    def heal(self, provider: str) -> int:
+        """Drop the failures still queued for ``provider``; how many were dropped."""
+        with self._lock:
+            kept = [f for f in self._failures if f.provider != provider]
+            dropped = len(self._failures) - len(kept)
+            self._failures[:] = kept
+        return dropped
+
     def reset(self) -> None:
         with self._lock:
             self.requests.clear()

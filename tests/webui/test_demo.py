@@ -101,3 +101,25 @@ def test_demo_runs_labels_itself_and_cleans_up(isolated_home: Path) -> None:
             proc.wait(10)
         if proc.stdout is not None:
             proc.stdout.close()
+
+
+def test_a_healed_outage_fails_no_more_calls() -> None:
+    """The demo's outage ends once the breaker opens: the failures still queued for Groq go, the
+    others stay."""
+    from stackbilt_gateway.daemon.simulator.upstream import FakeUpstream
+
+    upstream = FakeUpstream().start()
+    try:
+        upstream.fail("groq", 5)
+        upstream.fail("cerebras", 2)
+        with httpx.Client(trust_env=False, timeout=10) as client:
+            body = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+            assert client.post(upstream.base_url("groq") + "/chat/completions", json=body).status_code == 503
+            assert upstream.heal("groq") == 4
+            assert upstream.heal("groq") == 0
+            assert client.post(upstream.base_url("groq") + "/chat/completions", json=body).status_code == 200
+            assert (
+                client.post(upstream.base_url("cerebras") + "/chat/completions", json=body).status_code == 503
+            )
+    finally:
+        upstream.stop()
