@@ -14,12 +14,16 @@ live mode (``routing.tasks.TaskBook.produced``) from the last day's events: reas
 in a conversation's history for as long as it runs, and after a restart the gateway must still
 keep another model's reasoning items away from the requested one.
 
-``restore_tasks`` puts back each identity's task in progress (its ids, the model that serves it —
-or, in shadow mode, would — whether it is a fresh context, its lowered effort), so a tool loop
-that was moved before a restart goes on on the same model after it.
+``restore_tasks`` replays the last day's task requests through the task book as they were planned
+and settled: each session's main conversation (so a subagent's first request after a restart is
+still a fresh context), the session shapes a move is judged on (requests per task, growth and
+output per request), the output per model the effort estimate compares against, and each
+identity's task in progress (its ids, the model that serves it — or, in shadow mode, would —
+whether it is a fresh context, its lowered effort), so a tool loop that was moved before a
+restart goes on on the same model after it. Tasks that started over an hour ago are not put back.
 
 Runs once before the daemon serves (in a worker thread). Bounded: at most ``MAX_EVENTS`` events
-each. Reads no prompts; the session shapes a move is judged on start again from their priors.
+each. Reads no prompts.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from typing import Any
 from ..costs.cache_state import ONE_HOUR, ModelRef, marks_of
 from ..costs.counterfactual import other_model
 from ..routing.runtime import CacheBook
-from ..routing.tasks import Task, TaskBook
+from ..routing.tasks import TaskBook
 from ..telemetry.events import row_usage
 from ..telemetry.queries import cache_rows, producer_rows, task_rows
 
@@ -104,38 +108,56 @@ def restore_producers(tasks: TaskBook, db_path: Path, now: float, *, limit: int 
 
 
 def restore_tasks(tasks: TaskBook, db_path: Path, now: float, *, limit: int = MAX_EVENTS) -> int:
-    """Put back the task each identity was in during the last hour (its last start, with the
-    requests that continued it); how many identities got one (blocking)."""
-    found: dict[str, Task] = {}
-    for row in task_rows(db_path, since=now - ONE_HOUR, limit=limit):
-        identity, task_id, decision_id = row.get("identity"), row.get("task_id"), row.get("decision_id")
-        if not (isinstance(identity, str) and isinstance(task_id, str) and isinstance(decision_id, str)):
-            continue
-        current = found.get(identity)
-        if row.get("step") != "start":
-            if current is not None and current.task_id == task_id:
-                current.requests += 1
-            continue
-        live = row.get("mode") == "live"
-        served = _ref(row.get("selected_provider"), row.get("selected_model"))
+    """Replay the last day's task requests into ``tasks`` as they were planned and settled: each
+    session's main conversation, its learned shape (requests per task, growth and output per
+    request), the output per model at the clients' own effort, and the task each identity is in.
+    Tasks that started over an hour ago are dropped again. How many tasks the book holds then
+    (blocking)."""
+    for n, row in enumerate(task_rows(db_path, since=now - PRODUCERS_SECONDS, limit=limit)):
+        _replay_task(tasks, row, n, now)
+    tasks.forget_started_before(now - ONE_HOUR)
+    return len(tasks)
+
+
+def _replay_task(tasks: TaskBook, row: Mapping[str, Any], n: int, now: float) -> None:
+    """One recorded task request: what ``routing.taskplan`` and ``compose.settle`` did to the book."""
+    identity, task_id, decision_id = row.get("identity"), row.get("task_id"), row.get("decision_id")
+    if not (isinstance(identity, str) and isinstance(task_id, str) and isinstance(decision_id, str)):
+        return
+    session = row.get("session_id") if isinstance(row.get("session_id"), str) else None
+    live = row.get("mode") == "live"
+    served = _ref(row.get("selected_provider"), row.get("selected_model"))
+    effort = row.get("effort")
+    lowered = effort.split(" -> ") if isinstance(effort, str) and " -> " in effort else None
+    if row.get("step") == "start":
         would = _ref(row.get("would_provider"), row.get("would_model"))
         requested = _ref(row.get("requested_provider"), row.get("requested_model"))
         model = served if live else (would or requested or served)
         if model is None:
-            continue
-        fresh = row.get("fresh") in (1, True)
-        effort = row.get("effort")
-        lowered = effort.split(" -> ") if isinstance(effort, str) and " -> " in effort else None
-        found[identity] = Task(
-            task_id,
-            decision_id,
+            return
+        tasks.side_context(session, identity, tools=row.get("tools") in (1, True), fresh_history=False)
+        task = tasks.start(
+            identity,
+            session,
             model,
-            fresh,
-            float(row.get("ts") or now),
+            fresh=row.get("fresh") in (1, True),
+            now=float(row.get("ts") or now),
             clamped=row.get("clamped") in (1, True),
-            effort=lowered[1] if lowered and live else None,
-            effort_from=lowered[0] if lowered and live else None,
         )
-    for identity, task in found.items():
-        tasks.restore(identity, task)
-    return len(found)
+        task.task_id, task.decision_id = task_id, decision_id
+        if lowered and live:
+            task.effort_from, task.effort = lowered[0], lowered[1]
+    else:
+        current = tasks.current(identity)
+        if current is None or current.task_id != task_id:
+            return
+        if row.get("retry") not in (1, True):
+            tasks.follow(identity, (-n - 1, -1))  # a signature no client request has
+        # The task follows what served it (live: a fallback) or where it would go (shadow).
+        moved = served if live else _ref(row.get("would_provider"), row.get("would_model"))
+        if moved is not None:
+            tasks.served(identity, task_id, moved)
+    usage = row_usage(row)
+    tasks.observe(session, usage.total_input_tokens, usage.output_tokens, identity)
+    if served is not None and not (lowered and live):
+        tasks.note_output(served, usage.output_tokens)

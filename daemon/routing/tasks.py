@@ -185,10 +185,14 @@ class TaskBook:
             self._tasks.put(identity, task)
             return task
 
-    def restore(self, identity: str, task: Task) -> None:
-        """A task in progress as recorded before a restart (``compose.restore``)."""
+    def forget_started_before(self, cutoff: float) -> int:
+        """Drop the tasks that started before ``cutoff`` (a restart puts back only recent ones);
+        how many were dropped. Their sessions' shapes stay."""
         with self._lock:
-            self._tasks.put(identity, task)
+            old = [key for key, task in self._tasks._items.items() if task.started < cutoff]
+            for key in old:
+                del self._tasks._items[key]
+        return len(old)
 
     def follow(self, identity: str, signature: tuple[int, int]) -> tuple[Task | None, bool]:
         """The request continues the identity's task: (the task, is it a client retry)."""

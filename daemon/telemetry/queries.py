@@ -293,12 +293,15 @@ def producer_rows(path: Path, *, since: float, limit: int) -> list[dict[str, Any
 
 # Requests that belong to a task (``compose.restore``): the task each identity is in.
 _TASK_ROWS_SQL = """
-SELECT ts, mode, task_id, decision_id, selected_provider, selected_model, requested_provider,
-    requested_model, would_provider, would_model,
+SELECT ts, mode, session_id, task_id, decision_id, selected_provider, selected_model,
+    requested_provider, requested_model, would_provider, would_model, input_tokens, output_tokens,
+    cache_read_tokens, cache_write_tokens, cache_write_1h_tokens,
     json_extract(signals, '$.cache_identity') AS identity,
     json_extract(signals, '$.task.task') AS step,
     json_extract(signals, '$.task.clamped') AS clamped,
     json_extract(signals, '$.fresh_context') AS fresh,
+    json_extract(signals, '$.retry') AS retry,
+    json_extract(signals, '$.carries_tools') AS tools,
     json_extract(signals, '$.effort_lowered') AS effort
 FROM (
     SELECT *, rowid AS rid FROM events

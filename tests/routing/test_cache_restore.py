@@ -183,3 +183,55 @@ def test_tasks_in_progress_are_put_back(tmp_path: Path) -> None:
     assert shadowed is not None and shadowed.model == HAIKU and not shadowed.clamped  # would_model
     assert tasks.current("stale") is None and tasks.current("broken") is None
     assert restore_tasks(TaskBook(), tmp_path / "none.db", NOW) == 0
+
+
+def test_session_shapes_main_conversations_and_outputs_survive_a_restart(tmp_path: Path) -> None:
+    """What a move is judged on comes back too: the session's requests per task, growth and output
+    per request, which identity is its main conversation, and the output per model."""
+    prompts = {1: 20_000, 2: 23_000, 3: 27_000, 4: 30_000, 5: 31_000, 6: 35_000, 7: 4_000}
+    outputs = {1: 400, 2: 900, 3: 300, 4: 1_100, 5: 700, 6: 500, 7: 200}
+    plan = [  # n, identity, task, step, seconds ago (the first task is older than an hour)
+        (1, "main", "t1", "start", 5_400),
+        (2, "main", "t1", "continues", 5_380),
+        (3, "main", "t1", "continues", 5_360),
+        (4, "main", "t1", "continues", 5_340),
+        (5, "main", "t2", "start", 600),
+        (6, "main", "t2", "continues", 580),
+        (7, "side", "t3", "start", 500),  # no tools: a side call of the session
+    ]
+    rows = [
+        event(
+            n,
+            NOW - ago,
+            identity=None,
+            session_id="s1",
+            task_id=task,
+            decision_id=f"d-{task}",
+            input_tokens=prompts[n],
+            cache_write_tokens=0,
+            cache_write_1h_tokens=0,
+            output_tokens=outputs[n],
+            signals={
+                "cache_identity": identity,
+                "carries_tools": identity == "main",
+                "task": {"task": "start" if step == "start" else "continues on anthropic/claude-haiku-4-5"},
+            },
+        )
+        for n, identity, task, step, ago in plan
+    ]
+    path = database(tmp_path, rows)
+    tasks = TaskBook()
+    assert restore_tasks(tasks, path, NOW) == 2  # t2 and t3; t1 started over an hour ago
+    shape = tasks.shape("s1", 1_000, fresh=False, single=False, lifetime=300.0)
+    assert shape.requests == 4  # t1's four requests (the one finished task)
+    deltas = [prompts[n + 1] - prompts[n] for n in (1, 2, 3, 5)]  # within a task
+    assert shape.growth_tokens == sum(deltas) // len(deltas)
+    assert shape.output_tokens == sum(outputs.values()) // len(outputs)
+    average = tasks.average_output(SONNET)
+    assert average is not None and round(average, 6) == round(sum(outputs.values()) / len(outputs), 6)
+    # "main" is the session's main conversation: a new identity with tools and no history is a
+    # subagent run, not the main conversation (a cold book would take it for one).
+    assert tasks.side_context("s1", "sub", tools=True, fresh_history=True) == "subagent run"
+    assert TaskBook().side_context("s1", "sub", tools=True, fresh_history=True) is None
+    current = tasks.current("main")
+    assert current is not None and current.task_id == "t2" and current.requests == 2
